@@ -1,0 +1,15 @@
+//! Gatehouse domain: identity and protocol rules.
+//!
+//! This crate knows nothing of HTTP or SQL. It holds the types that are parsed once at the edge
+//! (`ClientId`, `Scope`, `RedirectUri`), the rules of each protocol (client credentials, token
+//! introspection, key rotation) as plain functions that take `now` as an argument, and the narrow
+//! store traits each feature needs. `gatehouse-store` implements those traits; `gatehouse-web`
+//! calls the rules.
+
+pub mod cipher;
+pub mod clock;
+pub mod ids;
+pub mod keys;
+pub mod oauth;
+pub mod secret;
+pub mod store;

@@ -1,0 +1,8 @@
+//! OAuth 2.0 rules: clients, scopes, redirect URIs, access tokens, introspection.
+
+pub mod client;
+pub mod duration;
+pub mod redirect_uri;
+pub mod scope;
+pub mod store;
+pub mod token;

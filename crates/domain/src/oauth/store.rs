@@ -1,0 +1,43 @@
+//! What the OAuth 2.0 features need from storage.
+
+use super::client::Client;
+use super::token::{OpaqueToken, RevokedAccessToken};
+use crate::ids::TenantId;
+use crate::secret::TokenHash;
+use crate::store::StoreResult;
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// Which clients to list.
+#[derive(Debug, Default, Clone)]
+pub struct ClientFilter {
+    pub tenant_id: Option<TenantId>,
+    pub client_name: Option<String>,
+    /// Keyset cursor: only clients with a row id after this one.
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Fails with `Conflict` when the `client_id` is taken.
+    async fn insert_client(&self, client: &Client) -> StoreResult<()>;
+    async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    /// Replaces a client's stored fields; `NotFound` if it is gone.
+    async fn update_client(&self, client: &Client) -> StoreResult<()>;
+    /// Deletes a client and the opaque tokens issued to it; `NotFound` if it is gone.
+    async fn delete_client(&self, client_id: &str) -> StoreResult<()>;
+    /// Clients in row-id order.
+    async fn list_clients(&self, filter: &ClientFilter) -> StoreResult<Vec<Client>>;
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn insert_opaque_token(&self, token: &OpaqueToken) -> StoreResult<()>;
+    async fn find_opaque_token(&self, hash: &TokenHash) -> StoreResult<Option<OpaqueToken>>;
+    /// Removes an opaque token; `false` if there was none.
+    async fn delete_opaque_token(&self, hash: &TokenHash) -> StoreResult<bool>;
+    /// Records a revoked JWT; recording the same `jti` twice is not an error.
+    async fn insert_revoked_access_token(&self, revoked: &RevokedAccessToken) -> StoreResult<()>;
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+}
