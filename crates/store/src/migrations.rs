@@ -1,0 +1,148 @@
+//! Embedded migrations, one folder per dialect with the same numbered files.
+
+use crate::{ConnectError, Store, store_error, with_pool};
+use gatehouse_domain::store::StoreResult;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
+
+type Embedded = (i64, &'static str, &'static str);
+
+macro_rules! embed {
+    ($dialect:literal: $($version:literal $name:literal),* $(,)?) => {
+        &[$(($version, $name, include_str!(concat!("../migrations/", $dialect, "/", $name, ".sql")))),*]
+    };
+}
+
+pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
+    1 "0001_create_tenants",
+    2 "0002_create_signing_keys",
+    3 "0003_create_oauth2_clients",
+    4 "0004_create_access_tokens",
+);
+
+pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
+    1 "0001_create_tenants",
+    2 "0002_create_signing_keys",
+    3 "0003_create_oauth2_clients",
+    4 "0004_create_access_tokens",
+);
+
+fn migrator(embedded: &[Embedded]) -> Migrator {
+    let migrations = embedded
+        .iter()
+        .map(|(version, name, sql)| {
+            let description = name
+                .split_once('_')
+                .map_or(*name, |(_, d)| d)
+                .replace('_', " ");
+            Migration::new(
+                *version,
+                description.into(),
+                MigrationType::Simple,
+                AssertSqlSafe(*sql).into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+/// One migration and whether this database has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub version: i64,
+    pub name: &'static str,
+    pub applied: bool,
+}
+
+impl Store {
+    fn embedded(&self) -> &'static [Embedded] {
+        match self {
+            Store::Sqlite(_) => SQLITE,
+            Store::Postgres(_) => POSTGRES,
+        }
+    }
+
+    /// Applies every pending migration (under the backend's migration lock, so several nodes
+    /// starting at once apply each migration exactly once).
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        let migrator = migrator(self.embedded());
+        with_pool!(self, |pool| migrator.run(pool).await).map_err(ConnectError::Migrate)
+    }
+
+    /// Every embedded migration and whether it has been applied.
+    pub async fn migration_status(&self) -> StoreResult<Vec<MigrationStatus>> {
+        let applied: Vec<i64> = with_pool!(self, |pool| {
+            let exists: bool = match self {
+                Store::Sqlite(_) => sqlx::query_scalar(
+                    "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+                ),
+                Store::Postgres(_) => sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL"),
+            }
+            .fetch_one(pool)
+            .await
+            .map_err(store_error)?;
+            if exists {
+                sqlx::query_scalar(
+                    "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+                )
+                .fetch_all(pool)
+                .await
+                .map_err(store_error)?
+            } else {
+                Vec::new()
+            }
+        });
+        Ok(self
+            .embedded()
+            .iter()
+            .map(|(version, name, _)| MigrationStatus {
+                version: *version,
+                name,
+                applied: applied.contains(version),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dialect: &str) -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dialect);
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations folder exists")
+            .map(|e| {
+                e.expect("readable entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn both_dialects_have_the_same_numbered_migrations() {
+        assert_eq!(files("sqlite"), files("postgres"));
+    }
+
+    #[test]
+    fn every_migration_file_is_embedded_in_order() {
+        for (dialect, embedded) in [("sqlite", SQLITE), ("postgres", POSTGRES)] {
+            let names: Vec<String> = embedded
+                .iter()
+                .map(|(_, n, _)| format!("{n}.sql"))
+                .collect();
+            assert_eq!(names, files(dialect), "{dialect}");
+            for (i, (version, name, _)) in embedded.iter().enumerate() {
+                assert_eq!(*version, i64::try_from(i + 1).expect("small"), "{name}");
+                assert!(name.starts_with(&format!("{version:04}_")), "{name}");
+            }
+        }
+    }
+}
