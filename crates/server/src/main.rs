@@ -1,1 +1,73 @@
-fn main() {}
+//! `gatehouse`: one binary for the identity and OAuth 2.0 server and its management commands.
+
+use clap::{Parser, Subcommand};
+use gatehouse::cli::{clients::ClientsCommand, keys::KeysCommand, migrate::MigrateCommand};
+use gatehouse::config::{Config, ServeArgs};
+use gatehouse::{startup, telemetry};
+use gatehouse_domain::clock::SystemClock;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Accounts, OAuth 2.0 / OpenID Connect, access proxy and BFF in one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the identity and OAuth 2.0 server (public and admin listeners).
+    Serve(Box<ServeArgs>),
+    /// Apply or show database migrations.
+    Migrate(MigrateCommand),
+    /// Manage OAuth 2.0 clients through the admin API.
+    Clients(ClientsCommand),
+    /// List or rotate token signing keys through the admin API.
+    Keys(KeysCommand),
+}
+
+async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(args)?;
+    telemetry::init(&config.log, config.log_format)?;
+    let dev = config.dev;
+    let running = startup::start(config, Arc::new(SystemClock)).await?;
+    if dev {
+        eprintln!(
+            "\n  Gatehouse (development mode: do not use in production)\n\n  \
+             issuer      {issuer}\n  public      http://{public}\n  admin       http://{admin}\n  \
+             discovery   {issuer}/.well-known/openid-configuration\n  \
+             admin token {token}\n\n  export GATEHOUSE_ADMIN_TOKEN={token}\n",
+            issuer = running.issuer,
+            public = running.public_addr,
+            admin = running.admin_addr,
+            token = running.admin_token.expose(),
+        );
+    }
+    startup::shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    running.shutdown();
+    running.wait().await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(&args).await,
+        Command::Migrate(cmd) => cmd.run().await,
+        Command::Clients(cmd) => cmd.run().await,
+        Command::Keys(cmd) => cmd.run().await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,17 @@
-//! placeholder
+//! Gatehouse's HTTP surface: the public listener (OAuth 2.0 endpoints, discovery, health) and
+//! the admin listener (admin API, metrics, health), as axum routers over one [`AppState`].
+
+pub mod admin;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod keys;
+pub mod metrics;
+pub mod oauth;
+pub mod rate_limit;
+pub mod router;
+pub mod state;
+pub mod tasks;
+
+pub use router::{admin_router, public_router};
+pub use state::{AppState, RegistrationSettings, Settings};

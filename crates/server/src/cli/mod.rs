@@ -1,0 +1,7 @@
+//! Management commands. All but `migrate` talk to the admin API (`--endpoint`, token from
+//! `GATEHOUSE_ADMIN_TOKEN`); they print tables for people and JSON with `--json`.
+
+pub mod admin_client;
+pub mod clients;
+pub mod keys;
+pub mod migrate;

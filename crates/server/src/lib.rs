@@ -1,0 +1,7 @@
+//! The `gatehouse` binary's library half: configuration, start-up, logging and the CLI
+//! commands, so integration tests start the same server the binary runs.
+
+pub mod cli;
+pub mod config;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,191 @@
+//! Builds the application from a [`Config`] and runs both listeners until shutdown.
+
+use crate::config::Config;
+use anyhow::Context;
+use gatehouse_domain::cipher::Cipher;
+use gatehouse_domain::clock::Clock;
+use gatehouse_domain::secret::{Secret, random_token};
+use gatehouse_domain::store::{Storage, SystemStore};
+use gatehouse_store::{PoolSettings, Store};
+use gatehouse_web::{AppState, RegistrationSettings, Settings, admin_router, public_router, tasks};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// A running server: its bound addresses and a handle to stop it.
+pub struct Running {
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub issuer: String,
+    pub admin_token: Secret,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Starts a graceful shutdown: listeners stop accepting, in-flight requests finish.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Waits until both listeners and the background tasks have stopped.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        while let Some(joined) = self.tasks.join_next().await {
+            joined.context("server task panicked")??;
+        }
+        Ok(())
+    }
+}
+
+/// A value generated once in `--dev` and kept in the database, so restarts keep it.
+async fn dev_value(store: &Store, name: &str) -> anyhow::Result<String> {
+    if let Some(v) = store.find_instance_setting(name).await? {
+        return Ok(v);
+    }
+    Ok(store
+        .insert_instance_setting(name, &random_token(32))
+        .await?)
+}
+
+/// Opens the database, loads keys, binds both listeners and starts serving.
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let store = Store::connect(
+        &config.database_url,
+        &PoolSettings {
+            max_connections: config.max_connections,
+            ..PoolSettings::default()
+        },
+    )
+    .await
+    .context("cannot open the database")?;
+    if config.dev {
+        store.migrate().await.context("cannot apply migrations")?;
+    } else if !store.migrations_applied().await? {
+        anyhow::bail!("the database has pending migrations: run `gatehouse migrate apply` first");
+    }
+
+    let mut cipher_secrets = config.cipher_secrets.clone();
+    let mut admin_token = config.admin_token.clone();
+    if config.dev {
+        if cipher_secrets.is_empty() {
+            cipher_secrets.push(dev_value(&store, "dev.secrets.cipher").await?);
+        }
+        if admin_token.is_none() {
+            admin_token = Some(dev_value(&store, "dev.admin_token").await?);
+        }
+    }
+    let admin_token = Secret::new(admin_token.context("no admin token configured")?);
+    let cipher = Arc::new(Cipher::new(&cipher_secrets).context("invalid cipher secrets")?);
+
+    let public = TcpListener::bind(config.public_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.public_addr))?;
+    let admin = TcpListener::bind(config.admin_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.admin_addr))?;
+    let public_addr = public.local_addr()?;
+    let admin_addr = admin.local_addr()?;
+    let issuer = match &config.issuer {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => format!("http://{public_addr}"),
+    };
+
+    let mut settings = Settings::new(&issuer, admin_token.clone());
+    settings.access_token_lifespan = config.access_token_lifespan;
+    settings.id_token_lifespan = config.id_token_lifespan;
+    settings.refresh_token_lifespan = config.refresh_token_lifespan;
+    settings.max_token_lifespan = config.max_token_lifespan;
+    settings.key_publish_ahead = config.key_publish_ahead;
+    settings.client_cache_ttl = config.client_cache_ttl.unsigned_abs();
+    settings.registration = RegistrationSettings {
+        enabled: config.registration_enabled,
+        initial_access_token: config
+            .registration_initial_access_token
+            .clone()
+            .map(Secret::new),
+        per_ip_per_hour: config.registration_per_ip_per_hour,
+    };
+
+    let storage: Arc<dyn Storage> = Arc::new(store.clone());
+    let state = AppState::new(storage, clock, cipher, settings);
+    state
+        .keys
+        .ensure(state.store.as_ref(), &state.cipher, state.now())
+        .await
+        .context("cannot load signing keys")?;
+
+    let (shutdown, _) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for (listener, router) in [
+        (public, public_router(state.clone())),
+        (admin, admin_router(state.clone())),
+    ] {
+        let mut stop = shutdown.subscribe();
+        tasks.spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+            .context("listener failed")
+        });
+    }
+    let (s1, s2) = (shutdown.subscribe(), shutdown.subscribe());
+    let (st1, st2) = (state.clone(), state.clone());
+    let cleanup_every = config.cleanup_interval.unsigned_abs();
+    tasks.spawn(async move {
+        tasks::reload_keys(st1, s1).await;
+        Ok(())
+    });
+    tasks.spawn(async move {
+        tasks::cleanup(st2, cleanup_every, s2).await;
+        Ok(())
+    });
+    let closing = store.clone();
+    let mut s3 = shutdown.subscribe();
+    tasks.spawn(async move {
+        let _ = s3.wait_for(|s| *s).await;
+        // Give listeners their graceful period before the pool closes under them.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        drop(closing);
+        Ok(())
+    });
+    tracing::info!(public = %public_addr, admin = %admin_addr, issuer = %issuer, database = store.backend_name(), "gatehouse is serving");
+    Ok(Running {
+        public_addr,
+        admin_addr,
+        issuer,
+        admin_token,
+        state,
+        shutdown,
+        tasks,
+    })
+}
+
+/// Resolves when the process receives SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,48 @@
+//! The admin API (admin listener). Every `/admin/*` route requires
+//! `Authorization: Bearer <admin token>`, compared in constant time.
+
+pub mod clients;
+pub mod keys;
+
+use crate::error::ApiError;
+use crate::oauth::introspect;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/admin/clients", get(clients::list).post(clients::create))
+        .route(
+            "/admin/clients/{client_id}",
+            get(clients::get)
+                .put(clients::replace)
+                .delete(clients::delete),
+        )
+        .route("/admin/keys", get(keys::list))
+        .route("/admin/keys/rotate", post(keys::rotate))
+        .route("/admin/oauth2/introspect", post(introspect::admin_post))
+        .route_layer(middleware::from_fn_with_state(state, require_admin_token))
+}
+
+async fn require_admin_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match presented {
+        Some(token) if state.settings.admin_token.matches(token) => Ok(next.run(request).await),
+        _ => Err(ApiError::unauthorized()),
+    }
+}

@@ -1,0 +1,78 @@
+//! Discovery: RFC 8414 authorization server metadata, the OpenID Connect discovery document
+//! (the same fields this server supports, and only those), and the JWKS. URLs come from the
+//! configured issuer, never from the `Host` header.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_domain::oauth::client::AuthMethod;
+use serde_json::{Value, json};
+
+const SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+fn metadata(state: &AppState) -> Value {
+    let s = &state.settings;
+    let mut doc = json!({
+        "issuer": s.issuer,
+        "jwks_uri": s.url("/.well-known/jwks.json"),
+        "token_endpoint": s.url("/oauth2/token"),
+        "introspection_endpoint": s.url("/oauth2/introspect"),
+        "revocation_endpoint": s.url("/oauth2/revoke"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": SECRET_METHODS,
+        "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
+        "revocation_endpoint_auth_methods_supported": SECRET_METHODS,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "access_token_signing_alg_values_supported": ["ES256"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id"],
+    });
+    if s.registration.enabled {
+        doc["registration_endpoint"] = json!(s.url("/oauth2/register"));
+    }
+    debug_assert!(AuthMethod::SUPPORTED.contains(&SECRET_METHODS[0]));
+    doc
+}
+
+fn cached(body: Json<Value>) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// `GET /.well-known/openid-configuration`.
+pub async fn openid_configuration(State(state): State<AppState>) -> Response {
+    cached(Json(metadata(&state)))
+}
+
+/// `GET /.well-known/oauth-authorization-server`.
+pub async fn authorization_server(State(state): State<AppState>) -> Response {
+    cached(Json(metadata(&state)))
+}
+
+/// `GET /.well-known/jwks.json`: public keys only, serialized once per key set.
+pub async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let keys = state
+        .keys
+        .current()
+        .map_err(|e| ApiError::internal("signing keys unavailable", &e))?;
+    let mut response = keys.jwks_json().to_string().into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // Short, so a rotation reaches resource servers quickly (new keys are published ahead).
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,40 @@
+//! OAuth 2.0 endpoints on the public listener: token (client credentials), introspection,
+//! revocation, dynamic client registration, and discovery with the JWKS.
+
+pub mod clients;
+pub mod discovery;
+pub mod introspect;
+pub mod register;
+pub mod revoke;
+pub mod token;
+pub mod wire;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::authorization_server),
+        )
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route("/oauth2/token", post(token::post))
+        .route("/o/token/", post(token::post))
+        .route("/oauth/token", post(token::post))
+        .route("/oauth2/introspect", post(introspect::post))
+        .route("/o/introspect/", post(introspect::post))
+        .route("/oauth2/revoke", post(revoke::post))
+        .route("/oauth2/register", post(register::create))
+        .route(
+            "/oauth2/register/{client_id}",
+            get(register::read)
+                .put(register::replace)
+                .delete(register::delete),
+        )
+}

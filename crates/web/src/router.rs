@@ -1,0 +1,78 @@
+//! The two listeners' routers: feature routers merged, with the shared layers (request ids,
+//! tracing, body limit, panic catching, metrics).
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{admin, health, metrics, oauth};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::any::Any;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the server could not complete the request",
+    )
+    .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "no such endpoint")
+}
+
+fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router {
+    router
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+        .with_state(state.clone())
+}
+
+/// The public listener: OAuth 2.0 endpoints, discovery, health.
+pub fn public_router(state: AppState) -> Router {
+    let router = Router::new()
+        .merge(oauth::router())
+        .merge(health::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record_public,
+        ));
+    with_common_layers(router, &state)
+}
+
+/// The admin listener: admin API (token required), metrics, health.
+pub fn admin_router(state: AppState) -> Router {
+    let router = Router::new()
+        .merge(admin::router(state.clone()))
+        .route("/metrics", get(metrics::get))
+        .merge(health::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record_admin,
+        ));
+    with_common_layers(router, &state)
+}
