@@ -434,8 +434,7 @@ mod tests {
         a.secrets_cipher = None;
         assert!(
             Config::load(&a)
-                .err()
-                .expect("fails")
+                .expect_err("fails")
                 .to_string()
                 .contains("GATEHOUSE_SECRETS_CIPHER")
         );
@@ -443,8 +442,7 @@ mod tests {
         a.issuer = Some("http://id.example.com".into());
         assert!(
             Config::load(&a)
-                .err()
-                .expect("fails")
+                .expect_err("fails")
                 .to_string()
                 .contains("plain HTTP")
         );
@@ -455,8 +453,7 @@ mod tests {
         a.admin_token = None;
         assert!(
             Config::load(&a)
-                .err()
-                .expect("fails")
+                .expect_err("fails")
                 .to_string()
                 .contains("GATEHOUSE_ADMIN_TOKEN")
         );

@@ -26,7 +26,7 @@ enum Command {
     /// Apply or show database migrations.
     Migrate(MigrateCommand),
     /// Manage OAuth 2.0 clients through the admin API.
-    Clients(ClientsCommand),
+    Clients(Box<ClientsCommand>),
     /// List or rotate token signing keys through the admin API.
     Keys(KeysCommand),
 }

@@ -120,8 +120,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     let (shutdown, _) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for (listener, router) in [
-        (public, public_router(state.clone())),
-        (admin, admin_router(state.clone())),
+        (public, public_router(&state)),
+        (admin, admin_router(&state)),
     ] {
         let mut stop = shutdown.subscribe();
         tasks.spawn(async move {

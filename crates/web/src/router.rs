@@ -53,7 +53,7 @@ fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router {
 }
 
 /// The public listener: OAuth 2.0 endpoints, discovery, health.
-pub fn public_router(state: AppState) -> Router {
+pub fn public_router(state: &AppState) -> Router {
     let router = Router::new()
         .merge(oauth::router())
         .merge(health::router())
@@ -61,11 +61,11 @@ pub fn public_router(state: AppState) -> Router {
             state.clone(),
             metrics::record_public,
         ));
-    with_common_layers(router, &state)
+    with_common_layers(router, state)
 }
 
 /// The admin listener: admin API (token required), metrics, health.
-pub fn admin_router(state: AppState) -> Router {
+pub fn admin_router(state: &AppState) -> Router {
     let router = Router::new()
         .merge(admin::router(state.clone()))
         .route("/metrics", get(metrics::get))
@@ -74,5 +74,5 @@ pub fn admin_router(state: AppState) -> Router {
             state.clone(),
             metrics::record_admin,
         ));
-    with_common_layers(router, &state)
+    with_common_layers(router, state)
 }

@@ -1,0 +1,11 @@
+//! HTTP integration tests: the real server, started in-process on random ports, spoken to over
+//! HTTP. Every test runs on SQLite and, when `GATEHOUSE_TEST_POSTGRES_URL` is set, on PostgreSQL.
+
+mod admin_clients;
+mod bad_input;
+mod health;
+mod introspection;
+mod keys;
+mod registration;
+mod support;
+mod token;

@@ -1,0 +1,3 @@
+pub mod app;
+
+pub use app::TestApp;
