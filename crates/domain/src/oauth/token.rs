@@ -68,7 +68,8 @@ pub struct ClientCredentialsRequest {
 /// Applies the client credentials grant: which scope and audience the client gets, for how long.
 ///
 /// Without a `scope` parameter the client gets every scope it is registered for (RFC 6749 §3.3
-/// lets the server pick a default); without `audience`, every audience it is registered for.
+/// lets the server pick a default); without `audience`, every audience it is registered for, or
+/// the client itself when it has none.
 pub fn client_credentials(
     client: &Client,
     request: &ClientCredentialsRequest,
@@ -90,7 +91,13 @@ pub fn client_credentials(
         None => meta.scope.clone(),
     };
     let aud = if request.audience.is_empty() {
-        meta.audience.clone()
+        // RFC 9068 §2.2 requires `aud`: without a registered audience, the token is addressed to
+        // the client itself, which no API that checks its audience will accept.
+        if meta.audience.is_empty() {
+            vec![client.client_id.clone()]
+        } else {
+            meta.audience.clone()
+        }
     } else {
         if let Some(denied) = request.audience.iter().find(|a| !meta.audience.contains(a)) {
             return Err(TokenError::AudienceNotAllowed(denied.clone()));
@@ -273,6 +280,20 @@ mod tests {
         .expect("ok");
         assert_eq!(claims.exp - claims.iat, 30);
         assert_eq!(claims.scope, "api:read api:write");
+        c.metadata.audience.clear();
+        let claims = client_credentials(
+            &c,
+            &ClientCredentialsRequest::default(),
+            "i",
+            Duration::hours(1),
+            NOW,
+        )
+        .expect("ok");
+        assert_eq!(
+            claims.aud,
+            vec!["batch".to_owned()],
+            "aud is never empty (RFC 9068 §2.2)"
+        );
     }
 
     #[test]

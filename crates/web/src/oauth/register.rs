@@ -169,6 +169,11 @@ pub async fn replace(
 ) -> Result<Response, OAuthError> {
     let client = authorized(&state, &headers, &client_id).await?;
     let mut request = parse_body(&headers, &body)?;
+    if request.client_id.as_deref() != Some(client.client_id.as_str()) {
+        return Err(OAuthError::invalid_request(
+            "the body must carry the client's client_id (RFC 7592 §2.2)",
+        ));
+    }
     // RFC 7592 §2.2: the client may echo its current secret; it cannot choose a new one.
     if let Some(secret) = request.client_secret.take()
         && !client.secret_matches(&secret)

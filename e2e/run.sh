@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Interoperability tests: starts a throwaway `gatehouse serve --dev` (fresh SQLite database,
+# free loopback ports, known admin token) and runs the node:test suites in e2e/ against it
+# with openid-client (oauth4webapi) and jose.
+#
+# Usage, from anywhere:   bash e2e/run.sh
+# Needs: cargo, node >= 20.19 and npm. Exits with the test run's status.
+set -euo pipefail
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$E2E_DIR/.." && pwd)"
+
+log() { printf '[e2e] %s\n' "$*" >&2; }
+
+command -v node >/dev/null || { log "node is required (>= 20.19)"; exit 1; }
+command -v npm >/dev/null || { log "npm is required"; exit 1; }
+command -v cargo >/dev/null || { log "cargo is required"; exit 1; }
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+  { log "node >= 20.19 is required (found $(node --version))"; exit 1; }
+
+# The server below is configured only by this script (GATEHOUSE_LOG may still be set).
+for var in $(compgen -e | grep '^GATEHOUSE_' || true); do
+  [[ "$var" == GATEHOUSE_LOG ]] || unset "$var"
+done
+
+# 1. The server binary (debug; a no-op when already up to date).
+log "building gatehouse (debug)"
+(cd "$ROOT" && cargo build --quiet -p gatehouse)
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/gatehouse"
+[[ -x "$BIN" ]] || { log "no binary at $BIN"; exit 1; }
+
+# 2. npm dependencies, exactly as locked.
+log "installing npm dependencies"
+if [[ -f "$E2E_DIR/package-lock.json" ]]; then
+  (cd "$E2E_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  (cd "$E2E_DIR" && npm install --no-audit --no-fund --loglevel=error)
+fi
+
+# 3. A throwaway server.
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-e2e.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+  local status=$?
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [[ $status -ne 0 && -s "$WORK/server.log" ]]; then
+    log "server log (last 60 lines):"
+    tail -n 60 "$WORK/server.log" >&2 || true
+  fi
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Two distinct free loopback ports, chosen by the OS.
+PUBLIC_PORT="" ADMIN_PORT=""
+read -r PUBLIC_PORT ADMIN_PORT < <(node -e '
+  const net = require("node:net");
+  const grab = () => new Promise((ok, ko) => {
+    const s = net.createServer().once("error", ko);
+    s.listen(0, "127.0.0.1", () => ok(s));
+  });
+  (async () => {
+    const a = await grab(), b = await grab();
+    const ports = [a.address().port, b.address().port];
+    a.close(); b.close();
+    console.log(ports.join(" "));
+  })();
+') || true
+
+[[ "${PUBLIC_PORT:-}" =~ ^[0-9]+$ && "${ADMIN_PORT:-}" =~ ^[0-9]+$ ]] || { log "could not pick free ports"; exit 1; }
+
+ISSUER="http://127.0.0.1:${PUBLIC_PORT}"
+ADMIN_URL="http://127.0.0.1:${ADMIN_PORT}"
+ADMIN_TOKEN="e2e-admin-$(node -e 'console.log(require("node:crypto").randomBytes(24).toString("hex"))')"
+
+# Defaults everywhere except how far ahead a rotated key is published: 2 s instead of 30 s, so
+# the rotation test can watch the new key take over signing without a long wait.
+KEY_PUBLISH_AHEAD_SECONDS=2
+printf '[oauth2]\nkey_publish_ahead = "%ss"\n' "$KEY_PUBLISH_AHEAD_SECONDS" >"$WORK/gatehouse.toml"
+
+log "starting gatehouse: issuer $ISSUER, admin $ADMIN_URL"
+NO_COLOR=1 \
+GATEHOUSE_CONFIG="$WORK/gatehouse.toml" \
+GATEHOUSE_DATABASE_URL="sqlite://$WORK/e2e.db" \
+GATEHOUSE_PUBLIC_ADDR="127.0.0.1:${PUBLIC_PORT}" \
+GATEHOUSE_ADMIN_ADDR="127.0.0.1:${ADMIN_PORT}" \
+GATEHOUSE_ISSUER="$ISSUER" \
+GATEHOUSE_ADMIN_TOKEN="$ADMIN_TOKEN" \
+GATEHOUSE_LOG="${GATEHOUSE_LOG:-info}" \
+  "$BIN" serve --dev >"$WORK/server.log" 2>&1 </dev/null &
+SERVER_PID=$!
+
+ready=""
+deadline=$((SECONDS + 30))
+while ((SECONDS < deadline)); do
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    log "gatehouse exited before it was ready"
+    exit 1
+  fi
+  if node -e '
+    fetch(process.argv[1], { signal: AbortSignal.timeout(1000) })
+      .then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1));
+  ' "$ISSUER/health/ready" 2>/dev/null; then
+    ready=1
+    break
+  fi
+  sleep 0.1
+done
+[[ -n "$ready" ]] || { log "gatehouse was not ready within 30 s"; exit 1; }
+log "gatehouse is ready"
+
+# 4. The tests. The exit status of this script is theirs.
+shopt -s nullglob
+TESTS=("$E2E_DIR"/*.test.mjs)
+[[ ${#TESTS[@]} -gt 0 ]] || { log "no test files in $E2E_DIR"; exit 1; }
+
+set +e
+(
+  cd "$E2E_DIR" &&
+  E2E_ISSUER="$ISSUER" \
+  E2E_ADMIN_URL="$ADMIN_URL" \
+  E2E_ADMIN_TOKEN="$ADMIN_TOKEN" \
+  E2E_KEY_PUBLISH_AHEAD_SECONDS="$KEY_PUBLISH_AHEAD_SECONDS" \
+    node --test --test-reporter=spec --test-timeout=60000 "${TESTS[@]}"
+)
+status=$?
+set -e
+exit "$status"
