@@ -21,6 +21,19 @@ impl RateLimiter {
         }
     }
 
+    /// `Some(seconds to wait)` when `key` has reached the limit in the current window; counts nothing.
+    pub fn blocked(&self, key: &str, now: OffsetDateTime) -> Option<u64> {
+        let hits = self
+            .hits
+            .lock()
+            .expect("rate limiter mutex is never poisoned: no code panics holding it");
+        let (start, count) = hits.get(key)?;
+        if now - *start >= self.window || *count < self.limit {
+            return None;
+        }
+        Some(u64::try_from((*start + self.window - now).whole_seconds().max(1)).unwrap_or(1))
+    }
+
     /// Counts one hit for `key`; `Err(seconds)` when the limit is reached, with the time until
     /// the window ends.
     pub fn hit(&self, key: &str, now: OffsetDateTime) -> Result<(), u64> {
@@ -56,6 +69,8 @@ mod tests {
         assert!(limiter.hit("ip", t).is_ok());
         assert_eq!(limiter.hit("ip", t + Duration::seconds(20)), Err(40));
         assert!(limiter.hit("other", t).is_ok());
+        assert_eq!(limiter.blocked("ip", t + Duration::seconds(30)), Some(30));
         assert!(limiter.hit("ip", t + Duration::minutes(1)).is_ok());
+        assert_eq!(limiter.blocked("ip", t + Duration::minutes(1)), None);
     }
 }

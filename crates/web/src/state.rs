@@ -77,6 +77,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
     pub registration_limiter: Arc<RateLimiter>,
+    /// Failed client authentications per client id (DESIGN.md §2: 20 per minute, then 429).
+    pub client_auth_failures: Arc<RateLimiter>,
 }
 
 impl AppState {
@@ -94,6 +96,7 @@ impl AppState {
                 settings.registration.per_ip_per_hour,
                 Duration::hours(1),
             )),
+            client_auth_failures: Arc::new(RateLimiter::new(20, Duration::minutes(1))),
             store,
             clock,
             cipher,

@@ -267,3 +267,25 @@ async fn per_client_lifespan_and_opaque_strategy_are_honoured() {
         );
     }
 }
+
+#[tokio::test]
+async fn repeated_failed_client_authentication_is_throttled() {
+    for app in TestApp::all("auth_throttle").await {
+        let (id, secret) = app.machine_client().await;
+        for _ in 0..20 {
+            assert_eq!(
+                app.token(&id, "wrong", &[]).await.status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let response = app.token(&id, &secret, &[]).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "even the right secret waits"
+        );
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+        app.clock.advance(Duration::minutes(1));
+        assert_eq!(app.token(&id, &secret, &[]).await.status(), StatusCode::OK);
+    }
+}

@@ -77,13 +77,31 @@ fn presented(headers: &HeaderMap, form: &mut FormParams) -> Result<Presented, OA
     })
 }
 
-/// Authenticates the calling client; every failure is the same `invalid_client`.
+/// Authenticates the calling client; every failure is the same `invalid_client`. After 20
+/// failures for one client id within a minute, this node answers 429 for that id until the
+/// minute is over.
 pub async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
     form: &mut FormParams,
 ) -> Result<Arc<Client>, OAuthError> {
     let presented = presented(headers, form)?;
+    let now = state.now();
+    if let Some(wait) = state
+        .client_auth_failures
+        .blocked(&presented.client_id, now)
+    {
+        return Err(OAuthError::too_many_requests(wait));
+    }
+    let result = check(state, &presented).await;
+    if matches!(&result, Err(e) if e.error == "invalid_client") {
+        // Count the failure; the attempt that reaches the limit is already refused as invalid.
+        let _ = state.client_auth_failures.hit(&presented.client_id, now);
+    }
+    result
+}
+
+async fn check(state: &AppState, presented: &Presented) -> Result<Arc<Client>, OAuthError> {
     let client = state.clients.get(&presented.client_id).await?;
     let Some(client) = client.filter(|c| c.active) else {
         // Spend the same hashing work as a real check, so timing does not reveal which ids exist.
