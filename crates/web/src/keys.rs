@@ -20,6 +20,9 @@ pub enum KeysError {
 #[derive(Debug, Default)]
 pub struct Keys {
     current: RwLock<Option<Arc<KeySet>>>,
+    /// Woken when a rotation on this node changed the key set, so the reload task reschedules
+    /// for the new key's start.
+    pub(crate) rotated: tokio::sync::Notify,
 }
 
 impl Keys {
@@ -81,6 +84,7 @@ impl Keys {
         store.apply_key_rotation(&rotation).await?;
         tracing::info!(key.kid = %rotation.new_key.kid, key.alg = alg.as_str(), "rotated signing key");
         self.reload(store, cipher, now).await?;
+        self.rotated.notify_one();
         Ok(rotation.new_key.kid)
     }
 }

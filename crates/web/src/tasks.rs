@@ -10,8 +10,8 @@ const KEY_RELOAD_EVERY: Duration = Duration::from_secs(5);
 /// Rows deleted per statement.
 const CLEANUP_BATCH: u32 = 500;
 
-/// Reloads the signing keys periodically, and exactly when a published key starts signing or
-/// stops being published.
+/// Reloads the signing keys periodically, and when a published key starts signing or stops
+/// being published (rescheduled at once after a rotation on this node).
 pub async fn reload_keys(state: AppState, mut shutdown: watch::Receiver<bool>) {
     loop {
         let mut wait = KEY_RELOAD_EVERY;
@@ -25,6 +25,7 @@ pub async fn reload_keys(state: AppState, mut shutdown: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = shutdown.changed() => return,
+            () = state.keys.rotated.notified() => continue,
             () = tokio::time::sleep(wait) => {}
         }
         if let Err(err) = state

@@ -3,9 +3,11 @@
 
 mod admin_clients;
 mod bad_input;
+mod cli;
 mod health;
 mod introspection;
 mod keys;
+mod nodes;
 mod registration;
 mod support;
 mod token;

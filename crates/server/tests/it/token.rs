@@ -153,6 +153,28 @@ async fn refuses_scopes_and_audiences_the_client_was_not_given() {
             (status, body["error"].as_str()),
             (StatusCode::BAD_REQUEST, Some("invalid_target"))
         );
+        let (status, body) = json_of(
+            app.token(&id, &secret, &[("resource", "https://evil.example")])
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_target"))
+        );
+        let (status, body) =
+            json_of(app.token(&id, &secret, &[("resource", "not a uri")]).await).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_target"))
+        );
+        let token = app
+            .access_token(&id, &secret, &[("resource", "https://api.example")])
+            .await;
+        app.validator("https://api.example")
+            .await
+            .validate(&token)
+            .expect("resource indicator becomes aud");
         let (status, body) =
             json_of(app.token(&id, &secret, &[("scope", "bad\"scope")]).await).await;
         assert_eq!(

@@ -12,13 +12,20 @@ use std::collections::HashMap;
 #[derive(Debug, Default)]
 pub struct OAuthForm(pub FormParams);
 
-/// Form parameters, each present at most once.
+/// Parameters a request may repeat: RFC 8707 §2 `resource`.
+const REPEATABLE: [&str; 1] = ["resource"];
+
+/// Form parameters, each present at most once (except those in `REPEATABLE`).
 #[derive(Debug, Default)]
-pub struct FormParams(HashMap<String, String>);
+pub struct FormParams {
+    single: HashMap<String, String>,
+    repeated: HashMap<String, Vec<String>>,
+}
 
 impl FormParams {
     pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
         let mut params = HashMap::new();
+        let mut repeated: HashMap<String, Vec<String>> = HashMap::new();
         for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
             let (name, value) = match pair.iter().position(|b| *b == b'=') {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
@@ -26,6 +33,10 @@ impl FormParams {
             };
             let name = decode(name)?;
             let value = decode(value)?;
+            if REPEATABLE.contains(&name.as_str()) {
+                repeated.entry(name).or_default().push(value);
+                continue;
+            }
             if params.contains_key(&name) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter {name:?} is included more than once"
@@ -33,19 +44,32 @@ impl FormParams {
             }
             params.insert(name, value);
         }
-        Ok(Self(params))
+        Ok(Self {
+            single: params,
+            repeated,
+        })
+    }
+
+    /// Every value of a repeatable parameter, empty ones dropped.
+    pub fn take_all(&mut self, name: &str) -> Vec<String> {
+        self.repeated
+            .remove(name)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .collect()
     }
 
     /// The value of a parameter; an empty value counts as absent (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.single
             .get(name)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
 
     pub fn take(&mut self, name: &str) -> Option<String> {
-        self.0.remove(name).filter(|v| !v.is_empty())
+        self.single.remove(name).filter(|v| !v.is_empty())
     }
 
     pub fn require(&mut self, name: &'static str) -> Result<String, OAuthError> {
@@ -107,5 +131,12 @@ mod tests {
     fn refuses_duplicates_and_invalid_utf8() {
         assert!(FormParams::parse(b"a=1&a=2").is_err());
         assert!(FormParams::parse(b"a=%ff").is_err());
+    }
+
+    #[test]
+    fn resource_may_repeat() {
+        let mut form = FormParams::parse(b"resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb")
+            .expect("parses");
+        assert_eq!(form.take_all("resource"), ["https://a", "https://b"]);
     }
 }

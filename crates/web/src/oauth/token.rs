@@ -4,7 +4,7 @@
 
 use crate::error::OAuthError;
 use crate::extract::client_auth::authenticate_client;
-use crate::extract::form::OAuthForm;
+use crate::extract::form::{FormParams, OAuthForm};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -67,15 +67,9 @@ pub async fn post(
                 .map(|s| Scope::parse(&s))
                 .transpose()
                 .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-            let audience = form.take("audience").map(|a| {
-                a.split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            });
             let request = ClientCredentialsRequest {
                 scope,
-                audience: audience.unwrap_or_default(),
+                audience: requested_audience(&mut form)?,
             };
             let now = state.now();
             let claims = client_credentials(
@@ -103,6 +97,37 @@ pub async fn post(
             "grant_type must be client_credentials",
         )),
     }
+}
+
+/// The audiences a request asks for: Hydra's space-separated `audience` and RFC 8707 `resource`
+/// (repeatable; each an absolute URI without a fragment).
+fn requested_audience(form: &mut FormParams) -> Result<Vec<String>, OAuthError> {
+    let mut audience: Vec<String> = form
+        .take("audience")
+        .map(|a| {
+            a.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    for resource in form.take_all("resource") {
+        let valid = url::Url::parse(&resource)
+            .is_ok_and(|u| u.fragment().is_none() && !u.cannot_be_a_base());
+        if !valid {
+            return Err(OAuthError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_target",
+                format!(
+                    "resource {resource:?} must be an absolute URI without a fragment (RFC 8707 §2)"
+                ),
+            ));
+        }
+        if !audience.contains(&resource) {
+            audience.push(resource);
+        }
+    }
+    Ok(audience)
 }
 
 /// Turns claims into a token of the client's chosen format.

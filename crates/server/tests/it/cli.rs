@@ -1,0 +1,208 @@
+//! The `gatehouse` binary: its help, its start-up errors, and the management commands against a
+//! running server.
+
+use crate::support::TestApp;
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn gatehouse(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command.args(args).env_clear().env("PATH", "/usr/bin:/bin");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn serve_help_documents_every_option_and_its_variable() {
+    let output = gatehouse(&["serve", "--help"], &[]);
+    assert!(output.status.success());
+    let help = stdout(&output);
+    for name in [
+        "--config",
+        "GATEHOUSE_CONFIG",
+        "--dev",
+        "GATEHOUSE_DATABASE_URL",
+        "GATEHOUSE_PUBLIC_ADDR",
+        "GATEHOUSE_ADMIN_ADDR",
+        "GATEHOUSE_ISSUER",
+        "GATEHOUSE_ADMIN_TOKEN",
+        "GATEHOUSE_SECRETS_COOKIE",
+        "GATEHOUSE_SECRETS_CIPHER",
+        "GATEHOUSE_SMTP_URL",
+        "GATEHOUSE_LOG",
+        "GATEHOUSE_LOG_FORMAT",
+    ] {
+        assert!(
+            help.contains(name),
+            "serve --help does not mention {name}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn serve_without_dev_explains_what_is_missing() {
+    let db = std::env::temp_dir().join(format!("gatehouse-cli-{}.db", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}", db.display());
+    let output = gatehouse(
+        &["serve"],
+        &[
+            ("GATEHOUSE_DATABASE_URL", &url),
+            ("GATEHOUSE_ISSUER", "https://id.example"),
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("GATEHOUSE_ADMIN_TOKEN"),
+        "{}",
+        stderr(&output)
+    );
+
+    let secret = "s".repeat(32);
+    let full = [
+        ("GATEHOUSE_DATABASE_URL", url.as_str()),
+        ("GATEHOUSE_ADMIN_TOKEN", "admin-token-0123456789"),
+        ("GATEHOUSE_SECRETS_COOKIE", secret.as_str()),
+        ("GATEHOUSE_SECRETS_CIPHER", secret.as_str()),
+        ("GATEHOUSE_PUBLIC_ADDR", "127.0.0.1:0"),
+        ("GATEHOUSE_ADMIN_ADDR", "127.0.0.1:0"),
+    ];
+    let mut plain_http = full.to_vec();
+    plain_http.push(("GATEHOUSE_ISSUER", "http://id.example"));
+    let output = gatehouse(&["serve"], &plain_http);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("plain HTTP"),
+        "{}",
+        stderr(&output)
+    );
+
+    let mut https = full.to_vec();
+    https.push(("GATEHOUSE_ISSUER", "https://id.example"));
+    let output = gatehouse(&["serve"], &https);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("gatehouse migrate apply"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !stderr(&output).contains(&secret),
+        "secrets never reach the output"
+    );
+
+    let output = gatehouse(&["migrate", "status"], &full);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("pending"));
+    let output = gatehouse(&["migrate", "apply"], &full);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = gatehouse(&["migrate", "status"], &full);
+    assert!(!stdout(&output).contains("pending"), "{}", stdout(&output));
+}
+
+#[tokio::test]
+async fn client_commands_manage_clients_over_the_admin_api() {
+    for app in TestApp::all("cli").await {
+        let env = [("GATEHOUSE_ADMIN_TOKEN", app.admin_token.as_str())];
+        let endpoint = app.admin.clone();
+        let run = move |args: Vec<String>| {
+            let env = env.map(|(k, v)| (k, v.to_owned()));
+            let endpoint = endpoint.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let mut full = args;
+                    full.extend(["--endpoint".to_owned(), endpoint]);
+                    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+                    let env: Vec<(&str, &str)> =
+                        env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    gatehouse(&refs, &env)
+                })
+                .await
+                .expect("joins")
+            }
+        };
+        let args = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+
+        let output = run(args(
+            "clients create --id cli-client --name batch --grant-type client_credentials --scope api:read --json",
+        ))
+        .await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        let created: Value = serde_json::from_str(&stdout(&output)).expect("json");
+        let secret = created["client_secret"]
+            .as_str()
+            .expect("secret")
+            .to_owned();
+        app.access_token("cli-client", &secret, &[]).await;
+
+        let output = run(args("clients list")).await;
+        assert!(
+            stdout(&output).contains("cli-client") && stdout(&output).contains("CLIENT ID"),
+            "{}",
+            stdout(&output)
+        );
+
+        let output = run(args("clients update cli-client --scope api:write --json")).await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        let updated: Value = serde_json::from_str(&stdout(&output)).expect("json");
+        assert_eq!(updated["scope"], "api:write");
+        assert_eq!(
+            updated["client_name"], "batch",
+            "fields not named keep their values"
+        );
+
+        let output = run(args("clients deactivate cli-client --json")).await;
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert_eq!(
+            app.token("cli-client", &secret, &[]).await.status(),
+            reqwest::StatusCode::UNAUTHORIZED
+        );
+
+        let output = run(args("clients show nope")).await;
+        assert!(!output.status.success());
+        assert!(
+            stderr(&output).contains("no client with this client_id"),
+            "{}",
+            stderr(&output)
+        );
+
+        let output = run(args("clients create --grant-type implicit")).await;
+        assert!(!output.status.success());
+        assert!(
+            stderr(&output).contains("grant_types"),
+            "{}",
+            stderr(&output)
+        );
+
+        let output = run(args("clients delete cli-client")).await;
+        assert!(output.status.success(), "{}", stderr(&output));
+
+        let output = run(args("keys list")).await;
+        assert!(
+            stdout(&output).contains("ES256") && stdout(&output).contains("current"),
+            "{}",
+            stdout(&output)
+        );
+
+        let admin = app.admin.clone();
+        let output = tokio::task::spawn_blocking(move || {
+            gatehouse(
+                &["clients", "list", "--endpoint", &admin],
+                &[("GATEHOUSE_ADMIN_TOKEN", "wrong")],
+            )
+        })
+        .await
+        .expect("joins");
+        assert!(!output.status.success());
+        assert!(stderr(&output).contains("401"), "{}", stderr(&output));
+    }
+}
