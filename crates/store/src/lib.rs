@@ -111,6 +111,37 @@ impl Store {
     }
 }
 
+/// Creates an empty PostgreSQL database `name` on the server `base_url` points at, and returns
+/// the URL of the new database (same credentials and options). Used to give each test, or each
+/// environment, a database of its own.
+pub async fn create_postgres_database(base_url: &str, name: &str) -> Result<String, ConnectError> {
+    use sqlx::migrate::MigrateDatabase;
+    if name.is_empty()
+        || name.len() > 63
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(ConnectError::UnsupportedUrl(format!(
+            "database name {name:?}"
+        )));
+    }
+    let (head, query) = base_url
+        .split_once('?')
+        .map_or((base_url, None), |(h, q)| (h, Some(q)));
+    let authority_start = head.find("://").map_or(0, |i| i + 3);
+    let server = match head[authority_start..].find('/') {
+        Some(slash) => &head[..authority_start + slash],
+        None => head,
+    };
+    let url = match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    };
+    sqlx::Postgres::create_database(&url)
+        .await
+        .map_err(ConnectError::Open)?;
+    Ok(url)
+}
+
 /// Maps a driver error to the store's reasons.
 pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
     match err {

@@ -4,10 +4,7 @@
 use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::ids::{TenantId, new_row_id};
 use gatehouse_domain::keys::{KeyAlg, KeyStore, generate_key, plan_rotation};
-use gatehouse_domain::oauth::client::{
-    AuthMethod, Client, ClientMetadata, GrantType, Lifespans, TokenStrategy,
-};
-use gatehouse_domain::oauth::redirect_uri::ApplicationType;
+use gatehouse_domain::oauth::client::{Client, ClientMetadata, GrantType, TokenStrategy};
 use gatehouse_domain::oauth::scope::Scope;
 use gatehouse_domain::oauth::store::{ClientFilter, ClientStore, TokenStore};
 use gatehouse_domain::oauth::token::{AccessTokenClaims, RevokedAccessToken, mint_opaque};
@@ -32,15 +29,12 @@ async fn stores(test: &str) -> Vec<Store> {
     sqlite.migrate().await.expect("sqlite migrates");
     out.push(sqlite);
     if let Some(base) = postgres_url() {
-        let mut url = url::Url::parse(&base).expect("GATEHOUSE_TEST_POSTGRES_URL is a URL");
         let name = format!("gh_{}_{}", test, uuid::Uuid::new_v4().simple());
-        url.set_path(&name[..name.len().min(63)]);
-        use sqlx::migrate::MigrateDatabase;
-        sqlx::Postgres::create_database(url.as_str())
+        let url = gatehouse_store::create_postgres_database(&base, &name[..name.len().min(63)])
             .await
             .expect("creates test database");
         let pg = Store::connect(
-            url.as_str(),
+            &url,
             &PoolSettings {
                 max_connections: 4,
                 ..PoolSettings::default()
@@ -76,26 +70,12 @@ fn client(client_id: &str, name: &str) -> Client {
         updated_at: NOW,
         metadata: ClientMetadata {
             client_name: name.to_owned(),
-            description: String::new(),
-            website_url: String::new(),
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::ClientCredentials],
-            response_types: vec![],
             scope: Scope::parse("api:read").expect("valid"),
             audience: vec!["https://api.example".into()],
-            token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
-            skip_consent: false,
             metadata: serde_json::json!({"team": "batch"}),
-            application_type: ApplicationType::Web,
             access_token_strategy: TokenStrategy::Opaque,
-            contacts: vec![],
-            client_uri: String::new(),
-            logo_uri: String::new(),
-            policy_uri: String::new(),
-            tos_uri: String::new(),
-            allowed_cors_origins: vec![],
-            lifespans: Lifespans::default(),
+            ..ClientMetadata::default()
         },
     }
 }

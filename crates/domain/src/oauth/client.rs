@@ -66,9 +66,10 @@ impl ResponseType {
 }
 
 /// How a client authenticates at the token, introspection and revocation endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
+    #[default]
     ClientSecretBasic,
     ClientSecretPost,
     /// A public client (no secret).
@@ -264,7 +265,7 @@ mod lifespan {
 }
 
 /// Everything a client registers, as stored (one JSON document per client).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClientMetadata {
     pub client_name: String,
     #[serde(default)]
@@ -487,29 +488,12 @@ impl Client {
 mod tests {
     use super::*;
 
-    pub(crate) fn machine_client() -> ClientMetadata {
+    fn machine_client() -> ClientMetadata {
         ClientMetadata {
             client_name: "batch".into(),
-            description: String::new(),
-            website_url: String::new(),
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::ClientCredentials],
-            response_types: vec![],
             scope: Scope::parse("api:read").expect("valid"),
-            audience: vec![],
-            token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
-            skip_consent: false,
-            metadata: serde_json::Value::Null,
-            application_type: ApplicationType::Web,
-            access_token_strategy: TokenStrategy::Jwt,
-            contacts: vec![],
-            client_uri: String::new(),
-            logo_uri: String::new(),
-            policy_uri: String::new(),
-            tos_uri: String::new(),
-            allowed_cors_origins: vec![],
-            lifespans: Lifespans::default(),
+            ..ClientMetadata::default()
         }
     }
 

@@ -176,8 +176,7 @@ pub fn timestamp(unix: i64) -> OffsetDateTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::client::{AuthMethod, ClientMetadata, Lifespans, TokenStrategy};
-    use crate::oauth::redirect_uri::ApplicationType;
+    use crate::oauth::client::ClientMetadata;
 
     fn client() -> Client {
         let now = OffsetDateTime::UNIX_EPOCH;
@@ -192,26 +191,10 @@ mod tests {
             updated_at: now,
             metadata: ClientMetadata {
                 client_name: "batch".into(),
-                description: String::new(),
-                website_url: String::new(),
-                redirect_uris: vec![],
-                post_logout_redirect_uris: vec![],
                 grant_types: vec![GrantType::ClientCredentials],
-                response_types: vec![],
                 scope: Scope::parse("api:read api:write").expect("valid"),
                 audience: vec!["https://api.example".into()],
-                token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
-                skip_consent: false,
-                metadata: serde_json::Value::Null,
-                application_type: ApplicationType::Web,
-                access_token_strategy: TokenStrategy::Jwt,
-                contacts: vec![],
-                client_uri: String::new(),
-                logo_uri: String::new(),
-                policy_uri: String::new(),
-                tos_uri: String::new(),
-                allowed_cors_origins: vec![],
-                lifespans: Lifespans::default(),
+                ..ClientMetadata::default()
             },
         }
     }

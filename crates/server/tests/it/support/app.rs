@@ -37,14 +37,11 @@ async fn fresh_databases(test: &str) -> Vec<(&'static str, String)> {
         format!("sqlite://{}", dir.join("gatehouse.db").display()),
     )];
     if let Some(base) = postgres_url() {
-        let mut url = url::Url::parse(&base).expect("GATEHOUSE_TEST_POSTGRES_URL is a URL");
         let name = format!("gh_it_{}_{}", test, uuid::Uuid::new_v4().simple());
-        url.set_path(&name[..name.len().min(63)]);
-        use sqlx::migrate::MigrateDatabase;
-        sqlx::Postgres::create_database(url.as_str())
+        let url = gatehouse_store::create_postgres_database(&base, &name[..name.len().min(63)])
             .await
             .expect("creates test database");
-        out.push(("postgres", url.to_string()));
+        out.push(("postgres", url));
     }
     out
 }
