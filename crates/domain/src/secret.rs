@@ -35,6 +35,32 @@ impl Secret {
     }
 }
 
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
@@ -90,6 +116,8 @@ mod tests {
         let secret = Secret::new("hunter2-hunter2");
         assert_eq!(format!("{secret:?}"), "[redacted]");
         assert!(!format!("{:?}", secret.hash()).contains("hunter2"));
+        let parsed: Secret = serde_json::from_str("\"hunter2\"").expect("parses");
+        assert_eq!(format!("{:?}", Some(parsed)), "Some([redacted])");
     }
 
     #[test]

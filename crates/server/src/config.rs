@@ -5,6 +5,7 @@
 use anyhow::{Context, bail};
 use clap::Args;
 use gatehouse_domain::oauth::duration::parse_duration;
+use gatehouse_domain::secret::Secret;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,7 +29,7 @@ pub struct ServeArgs {
         value_name = "URL",
         hide_env_values = true
     )]
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     /// Public listener (OAuth 2.0, discovery, health) [default: 127.0.0.1:4433].
     #[arg(long, env = "GATEHOUSE_PUBLIC_ADDR", value_name = "ADDR")]
     pub public_addr: Option<SocketAddr>,
@@ -46,7 +47,7 @@ pub struct ServeArgs {
         value_name = "TOKEN",
         hide_env_values = true
     )]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// Cookie signing keys, comma-separated, current first (each at least 32 characters).
     #[arg(
         long,
@@ -54,7 +55,7 @@ pub struct ServeArgs {
         value_name = "SECRETS",
         hide_env_values = true
     )]
-    pub secrets_cookie: Option<String>,
+    pub secrets_cookie: Option<Secret>,
     /// Keys encrypting secrets at rest, comma-separated, current first (each at least 32 characters).
     #[arg(
         long,
@@ -62,7 +63,7 @@ pub struct ServeArgs {
         value_name = "SECRETS",
         hide_env_values = true
     )]
-    pub secrets_cipher: Option<String>,
+    pub secrets_cipher: Option<Secret>,
     /// Outgoing mail: smtp://user:pass@host:port or smtps://… (unset: messages stay in the outbox).
     #[arg(
         long,
@@ -70,7 +71,7 @@ pub struct ServeArgs {
         value_name = "URL",
         hide_env_values = true
     )]
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<Secret>,
     /// Log filter, e.g. `info` or `gatehouse_web=debug,info` [default: info].
     #[arg(long, env = "GATEHOUSE_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -82,11 +83,11 @@ pub struct ServeArgs {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    database_url: Option<String>,
+    database_url: Option<Secret>,
     public_addr: Option<SocketAddr>,
     admin_addr: Option<SocketAddr>,
     issuer: Option<String>,
-    admin_token: Option<String>,
+    admin_token: Option<Secret>,
     #[serde(default)]
     secrets: SecretsFile,
     #[serde(default)]
@@ -102,8 +103,8 @@ struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SecretsFile {
-    cookie: Option<Vec<String>>,
-    cipher: Option<Vec<String>>,
+    cookie: Option<Vec<Secret>>,
+    cipher: Option<Vec<Secret>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,7 +117,7 @@ struct LogFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SmtpFile {
-    url: Option<String>,
+    url: Option<Secret>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,7 +144,7 @@ struct OAuth2File {
 #[serde(deny_unknown_fields)]
 struct RegistrationFile {
     enabled: Option<bool>,
-    initial_access_token: Option<String>,
+    initial_access_token: Option<Secret>,
     per_ip_per_hour: Option<u32>,
 }
 
@@ -234,7 +235,7 @@ impl Config {
         };
         let dev = args.dev;
         let database_url = match args.database_url.clone().or(file.database_url) {
-            Some(url) => url,
+            Some(url) => url.expose().to_owned(),
             None if dev => "sqlite://gatehouse-dev.db".to_owned(),
             None => bail!(
                 "no database configured: set GATEHOUSE_DATABASE_URL (sqlite://PATH or postgres://…) or use --dev"
@@ -274,18 +275,22 @@ impl Config {
             .admin_token
             .clone()
             .or(file.admin_token)
+            .map(|t| t.expose().to_owned())
             .filter(|t| !t.is_empty());
+        let exposed = |list: Vec<Secret>| -> Vec<String> {
+            list.iter().map(|s| s.expose().to_owned()).collect()
+        };
         let cookie_secrets = args
             .secrets_cookie
-            .as_deref()
-            .map(split_list)
-            .or(file.secrets.cookie)
+            .as_ref()
+            .map(|s| split_list(s.expose()))
+            .or(file.secrets.cookie.map(exposed))
             .unwrap_or_default();
         let cipher_secrets = args
             .secrets_cipher
-            .as_deref()
-            .map(split_list)
-            .or(file.secrets.cipher)
+            .as_ref()
+            .map(|s| split_list(s.expose()))
+            .or(file.secrets.cipher.map(exposed))
             .unwrap_or_default();
         if !dev {
             if admin_token.as_ref().is_none_or(|t| t.len() < 16) {
@@ -350,6 +355,7 @@ impl Config {
                 .smtp_url
                 .clone()
                 .or(file.smtp.url)
+                .map(|u| u.expose().to_owned())
                 .filter(|u| !u.is_empty()),
             log: args
                 .log
@@ -384,7 +390,8 @@ impl Config {
             registration_initial_access_token: o
                 .registration
                 .initial_access_token
-                .clone()
+                .as_ref()
+                .map(|t| t.expose().to_owned())
                 .filter(|t| !t.is_empty()),
             registration_per_ip_per_hour: o.registration.per_ip_per_hour.unwrap_or(20),
         })
@@ -394,7 +401,7 @@ impl Config {
     pub fn for_tests(database_url: &str) -> Self {
         let mut config = Self::load(&ServeArgs {
             dev: true,
-            database_url: Some(database_url.to_owned()),
+            database_url: Some(database_url.into()),
             public_addr: Some(([127, 0, 0, 1], 0).into()),
             admin_addr: Some(([127, 0, 0, 1], 0).into()),
             ..ServeArgs::default()
@@ -414,8 +421,8 @@ mod tests {
             database_url: Some("sqlite://x.db".into()),
             issuer: Some("https://id.example.com".into()),
             admin_token: Some("admin-token-0123456789".into()),
-            secrets_cookie: Some("c".repeat(32)),
-            secrets_cipher: Some(format!("{},{}", "a".repeat(32), "b".repeat(32))),
+            secrets_cookie: Some("c".repeat(32).into()),
+            secrets_cipher: Some(format!("{},{}", "a".repeat(32), "b".repeat(32)).into()),
             ..ServeArgs::default()
         }
     }
@@ -460,6 +467,19 @@ mod tests {
         let mut a = args();
         a.secrets_cookie = Some("short".into());
         assert!(Config::load(&a).is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let shown = format!("{:?} {:?}", args(), Config::load(&args()).expect("valid"));
+        for secret in [
+            "admin-token-0123456789",
+            &"c".repeat(32),
+            &"a".repeat(32),
+            "sqlite://x.db",
+        ] {
+            assert!(!shown.contains(secret), "{secret} leaked into {shown}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
+use gatehouse_domain::secret::Secret;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -22,7 +23,7 @@ pub struct AdminArgs {
         hide_env_values = true,
         global = true
     )]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -36,9 +37,14 @@ pub struct AdminClient {
 
 impl AdminClient {
     pub fn new(args: &AdminArgs) -> anyhow::Result<Self> {
-        let token = args.admin_token.clone().filter(|t| !t.is_empty()).context(
-            "no admin token: set GATEHOUSE_ADMIN_TOKEN (printed by `gatehouse serve --dev`)",
-        )?;
+        let token = args
+            .admin_token
+            .as_ref()
+            .map(|t| t.expose().to_owned())
+            .filter(|t| !t.is_empty())
+            .context(
+                "no admin token: set GATEHOUSE_ADMIN_TOKEN (printed by `gatehouse serve --dev`)",
+            )?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()?;

@@ -4,6 +4,7 @@ use super::admin_client::{AdminArgs, AdminClient};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use comfy_table::Table;
+use gatehouse_domain::secret::Secret;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
@@ -97,7 +98,7 @@ enum ClientsAction {
         id: Option<String>,
         /// Choose the secret (at least 32 characters; generated when omitted).
         #[arg(long, env = "GATEHOUSE_CLIENT_SECRET", hide_env_values = true)]
-        secret: Option<String>,
+        secret: Option<Secret>,
         #[command(flatten)]
         fields: ClientFields,
     },
@@ -198,7 +199,7 @@ impl ClientsCommand {
                     body.insert("client_id".into(), id.into());
                 }
                 if let Some(secret) = secret {
-                    body.insert("client_secret".into(), secret.into());
+                    body.insert("client_secret".into(), secret.expose().into());
                 }
                 fields.apply(&mut body);
                 let created = api

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use gatehouse_domain::secret::Secret;
 use gatehouse_store::{PoolSettings, Store};
 
 #[derive(Debug, Args)]
@@ -15,7 +16,7 @@ pub struct MigrateCommand {
         hide_env_values = true,
         global = true
     )]
-    database_url: Option<String>,
+    database_url: Option<Secret>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -32,7 +33,7 @@ impl MigrateCommand {
             .database_url
             .context("set GATEHOUSE_DATABASE_URL or --database-url")?;
         let store = Store::connect(
-            &url,
+            url.expose(),
             &PoolSettings {
                 max_connections: 2,
                 ..PoolSettings::default()

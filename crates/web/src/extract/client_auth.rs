@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use gatehouse_domain::oauth::client::{AuthMethod, Client};
-use gatehouse_domain::secret::TokenHash;
+use gatehouse_domain::secret::Secret;
 use percent_encoding::percent_decode_str;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 struct Presented {
     client_id: String,
-    secret: Option<String>,
+    secret: Option<Secret>,
     method: AuthMethod,
 }
 
@@ -39,7 +39,7 @@ fn from_basic(value: &str) -> Result<Presented, OAuthError> {
     };
     Ok(Presented {
         client_id: unescape(id)?,
-        secret: Some(unescape(secret)?),
+        secret: Some(Secret::new(unescape(secret)?)),
         method: AuthMethod::ClientSecretBasic,
     })
 }
@@ -66,7 +66,7 @@ fn presented(headers: &HeaderMap, form: &mut FormParams) -> Result<Presented, OA
     Ok(match form_secret {
         Some(secret) => Presented {
             client_id,
-            secret: Some(secret),
+            secret: Some(Secret::new(secret)),
             method: AuthMethod::ClientSecretPost,
         },
         None => Presented {
@@ -106,7 +106,7 @@ async fn check(state: &AppState, presented: &Presented) -> Result<Arc<Client>, O
     let Some(client) = client.filter(|c| c.active) else {
         // Spend the same hashing work as a real check, so timing does not reveal which ids exist.
         if let Some(secret) = &presented.secret {
-            let _ = TokenHash::of(secret);
+            let _ = secret.hash();
         }
         tracing::debug!(client.id = %presented.client_id, "client authentication failed: unknown or inactive");
         return Err(OAuthError::invalid_client());
@@ -116,7 +116,7 @@ async fn check(state: &AppState, presented: &Presented) -> Result<Arc<Client>, O
         return Err(OAuthError::invalid_client());
     }
     match &presented.secret {
-        Some(secret) if client.secret_matches(secret) => Ok(client),
+        Some(secret) if client.secret_matches(secret.expose()) => Ok(client),
         None if presented.method == AuthMethod::None => Ok(client),
         _ => {
             tracing::debug!(client.id = %client.client_id, "client authentication failed: wrong secret");

@@ -12,11 +12,20 @@ use std::collections::HashMap;
 #[derive(Debug, Default)]
 pub struct OAuthForm(pub FormParams);
 
+impl std::fmt::Debug for FormParams {
+    /// Names only: values are secrets and tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set()
+            .entries(self.single.keys().chain(self.repeated.keys()))
+            .finish()
+    }
+}
+
 /// Parameters a request may repeat: RFC 8707 §2 `resource`.
 const REPEATABLE: [&str; 1] = ["resource"];
 
 /// Form parameters, each present at most once (except those in `REPEATABLE`).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FormParams {
     single: HashMap<String, String>,
     repeated: HashMap<String, Vec<String>>,

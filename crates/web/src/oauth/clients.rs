@@ -143,8 +143,8 @@ pub async fn create_client(
     } else {
         Some(match &req.client_secret {
             Some(s) => {
-                validate_client_secret(s)?;
-                Secret::new(s.clone())
+                validate_client_secret(s.expose())?;
+                s.clone()
             }
             None => generate_client_secret(),
         })
@@ -217,8 +217,8 @@ pub async fn replace_client(
         }
         client.secret_hash = None;
     } else if let Some(s) = &req.client_secret {
-        validate_client_secret(s)?;
-        client.secret_hash = Some(Secret::new(s.clone()).hash());
+        validate_client_secret(s.expose())?;
+        client.secret_hash = Some(s.hash());
     } else if client.secret_hash.is_none() {
         let secret = generate_client_secret();
         client.secret_hash = Some(secret.hash());

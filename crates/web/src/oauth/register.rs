@@ -176,7 +176,7 @@ pub async fn replace(
     }
     // RFC 7592 §2.2: the client may echo its current secret; it cannot choose a new one.
     if let Some(secret) = request.client_secret.take()
-        && !client.secret_matches(&secret)
+        && !client.secret_matches(secret.expose())
     {
         return Err(OAuthError::new(
             StatusCode::BAD_REQUEST,

@@ -19,7 +19,8 @@ use gatehouse_domain::oauth::token::{
 };
 use serde::Serialize;
 
-#[derive(Debug, Serialize)]
+/// The token response (no `Debug`: it carries the token).
+#[derive(Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,

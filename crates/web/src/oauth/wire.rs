@@ -19,7 +19,7 @@ use time::format_description::well_known::Rfc3339;
 #[derive(Debug, Default, Deserialize)]
 pub struct ClientRequest {
     pub client_id: Option<String>,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     pub client_name: Option<String>,
     pub description: Option<String>,
     pub website_url: Option<String>,
@@ -147,8 +147,8 @@ pub fn metadata_from_request(
     })
 }
 
-/// A client as answered.
-#[derive(Debug, Serialize)]
+/// A client as answered (no `Debug`: it may carry the secret and the registration token).
+#[derive(Serialize)]
 pub struct ClientResponse {
     pub client_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
