@@ -1,6 +1,7 @@
 //! The signing keys in force on this node, reloaded from the database so every node signs with
 //! the same key and publishes the same JWKS.
 
+use axum::body::Bytes;
 use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::keys::{KeyAlg, KeyError, KeySet, KeyStore, generate_key, plan_rotation};
 use gatehouse_domain::store::StoreError;
@@ -19,20 +20,36 @@ pub enum KeysError {
 
 #[derive(Debug, Default)]
 pub struct Keys {
-    current: RwLock<Option<Arc<KeySet>>>,
+    current: RwLock<Option<Loaded>>,
     /// Woken when a rotation on this node changed the key set, so the reload task reschedules
     /// for the new key's start.
     pub(crate) rotated: tokio::sync::Notify,
 }
 
+/// A key set and its JWKS document as response bytes (cloned per request without copying).
+#[derive(Debug, Clone)]
+struct Loaded {
+    set: Arc<KeySet>,
+    jwks: Bytes,
+}
+
 impl Keys {
-    /// The key set in force (cheap: one `Arc` clone under a read lock).
-    pub fn current(&self) -> Result<Arc<KeySet>, KeysError> {
+    fn loaded(&self) -> Result<Loaded, KeysError> {
         self.current
             .read()
             .expect("key lock is never poisoned: no code panics holding it")
             .clone()
             .ok_or(KeysError::NotLoaded)
+    }
+
+    /// The key set in force (cheap: one `Arc` clone under a read lock).
+    pub fn current(&self) -> Result<Arc<KeySet>, KeysError> {
+        self.loaded().map(|l| l.set)
+    }
+
+    /// The JWKS document of the key set in force.
+    pub fn jwks(&self) -> Result<Bytes, KeysError> {
+        self.loaded().map(|l| l.jwks)
     }
 
     /// Rebuilds the key set from the database.
@@ -44,10 +61,15 @@ impl Keys {
     ) -> Result<(), KeysError> {
         let records = store.list_signing_keys(now).await?;
         let set = KeySet::build(&records, cipher, now)?;
+        let jwks = Bytes::from(set.jwks_json().to_string());
+        let loaded = Loaded {
+            set: Arc::new(set),
+            jwks,
+        };
         *self
             .current
             .write()
-            .expect("key lock is never poisoned: no code panics holding it") = Some(Arc::new(set));
+            .expect("key lock is never poisoned: no code panics holding it") = Some(loaded);
         Ok(())
     }
 

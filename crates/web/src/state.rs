@@ -4,6 +4,7 @@ use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::oauth::clients::ClientCache;
 use crate::rate_limit::RateLimiter;
+use axum::body::Bytes;
 use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::secret::Secret;
@@ -67,8 +68,20 @@ impl Settings {
     }
 }
 
+/// The application state handlers receive: one `Arc`, so the several clones axum makes per
+/// request cost one reference count each.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub store: Arc<dyn Storage>,
     pub clock: Arc<dyn Clock>,
     pub cipher: Arc<Cipher>,
@@ -79,6 +92,8 @@ pub struct AppState {
     pub registration_limiter: Arc<RateLimiter>,
     /// Failed client authentications per client id (DESIGN.md §2: 20 per minute, then 429).
     pub client_auth_failures: Arc<RateLimiter>,
+    /// The discovery document, serialized once: it depends only on the settings.
+    pub discovery: Bytes,
 }
 
 impl AppState {
@@ -88,7 +103,8 @@ impl AppState {
         cipher: Arc<Cipher>,
         settings: Settings,
     ) -> Self {
-        Self {
+        Self(Arc::new(Services {
+            discovery: crate::oauth::discovery::document(&settings),
             clients: ClientCache::new(store.clone(), settings.client_cache_ttl),
             keys: Arc::new(Keys::default()),
             metrics: Arc::new(Metrics::new()),
@@ -101,9 +117,11 @@ impl AppState {
             clock,
             cipher,
             settings: Arc::new(settings),
-        }
+        }))
     }
+}
 
+impl Services {
     pub fn now(&self) -> time::OffsetDateTime {
         self.clock.now()
     }

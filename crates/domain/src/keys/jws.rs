@@ -41,6 +41,23 @@ pub(super) fn generate_pkcs8(alg: KeyAlg) -> Result<Vec<u8>, KeyError> {
     }
 }
 
+/// The base64url JOSE header `{alg, kid, typ}`.
+fn encode_header(alg: KeyAlg, kid: &str, typ: &str) -> Result<String, JwsError> {
+    #[derive(Serialize)]
+    struct Header<'a> {
+        alg: &'a str,
+        kid: &'a str,
+        typ: &'a str,
+    }
+    let header = serde_json::to_vec(&Header {
+        alg: alg.as_str(),
+        kid,
+        typ,
+    })
+    .map_err(|_| JwsError::Malformed)?;
+    Ok(URL_SAFE_NO_PAD.encode(header))
+}
+
 enum Pair {
     Ec(EcdsaKeyPair),
     Rsa(signature::RsaKeyPair),
@@ -53,6 +70,8 @@ pub struct SigningKey {
     pair: Pair,
     jwk: serde_json::Value,
     rng: SystemRandom,
+    /// The encoded header for access tokens, the hot path.
+    access_token_header: String,
 }
 
 impl fmt::Debug for SigningKey {
@@ -98,6 +117,8 @@ impl SigningKey {
             }
         };
         Ok(Self {
+            access_token_header: encode_header(alg, kid, crate::oauth::token::ACCESS_TOKEN_TYP)
+                .map_err(|_| unusable("header does not encode"))?,
             kid: kid.to_owned(),
             alg,
             pair,
@@ -135,21 +156,13 @@ impl SigningKey {
 
     /// Signs `claims` as a compact JWS with header `{alg, kid, typ}`.
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, JwsError> {
-        #[derive(Serialize)]
-        struct Header<'a> {
-            alg: &'a str,
-            kid: &'a str,
-            typ: &'a str,
-        }
-        let header = serde_json::to_vec(&Header {
-            alg: self.alg.as_str(),
-            kid: &self.kid,
-            typ,
-        })
-        .map_err(|_| JwsError::Malformed)?;
         let payload = serde_json::to_vec(claims).map_err(|_| JwsError::Malformed)?;
-        let mut out = String::with_capacity(header.len() * 4 / 3 + payload.len() * 4 / 3 + 400);
-        URL_SAFE_NO_PAD.encode_string(&header, &mut out);
+        let mut out = String::with_capacity(payload.len() * 4 / 3 + 512);
+        if typ == crate::oauth::token::ACCESS_TOKEN_TYP {
+            out.push_str(&self.access_token_header);
+        } else {
+            out.push_str(&encode_header(self.alg, &self.kid, typ)?);
+        }
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
         let signature = match &self.pair {

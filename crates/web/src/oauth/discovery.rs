@@ -1,20 +1,18 @@
 //! Discovery: RFC 8414 authorization server metadata, the OpenID Connect discovery document
 //! (the same fields this server supports, and only those), and the JWKS. URLs come from the
-//! configured issuer, never from the `Host` header.
+//! configured issuer, never from the `Host` header. Both documents are serialized once.
 
 use crate::error::ApiError;
-use crate::state::AppState;
-use axum::Json;
+use crate::state::{AppState, Settings};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_domain::oauth::client::AuthMethod;
 use serde_json::{Value, json};
 
 const SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
 
-fn metadata(state: &AppState) -> Value {
-    let s = &state.settings;
+fn metadata(s: &Settings) -> Value {
     let mut doc = json!({
         "issuer": s.issuer,
         "jwks_uri": s.url("/.well-known/jwks.json"),
@@ -29,50 +27,51 @@ fn metadata(state: &AppState) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "access_token_signing_alg_values_supported": ["ES256"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id"],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id"
+        ],
     });
     if s.registration.enabled {
         doc["registration_endpoint"] = json!(s.url("/oauth2/register"));
     }
-    debug_assert!(AuthMethod::SUPPORTED.contains(&SECRET_METHODS[0]));
     doc
 }
 
-fn cached(body: Json<Value>) -> Response {
+/// The metadata document for `settings`, serialized (RFC 8414 §2, OpenID Connect Discovery §3).
+pub fn document(settings: &Settings) -> Bytes {
+    Bytes::from(serde_json::to_vec(&metadata(settings)).expect("a JSON value always serializes"))
+}
+
+fn json_response(body: Bytes, cache_control: &'static str) -> Response {
     let mut response = body.into_response();
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
+        HeaderValue::from_static(cache_control),
     );
     response
 }
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn openid_configuration(State(state): State<AppState>) -> Response {
-    cached(Json(metadata(&state)))
+    json_response(state.discovery.clone(), "public, max-age=300")
 }
 
 /// `GET /.well-known/oauth-authorization-server`.
 pub async fn authorization_server(State(state): State<AppState>) -> Response {
-    cached(Json(metadata(&state)))
+    json_response(state.discovery.clone(), "public, max-age=300")
 }
 
-/// `GET /.well-known/jwks.json`: public keys only, serialized once per key set.
+/// `GET /.well-known/jwks.json`: public keys only, serialized once per key set. Cached briefly,
+/// so a rotation reaches resource servers quickly (new keys are published ahead).
 pub async fn jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let keys = state
+    let jwks = state
         .keys
-        .current()
+        .jwks()
         .map_err(|e| ApiError::internal("signing keys unavailable", &e))?;
-    let mut response = keys.jwks_json().to_string().into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    // Short, so a rotation reaches resource servers quickly (new keys are published ahead).
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
-    Ok(response)
+    Ok(json_response(jwks, "public, max-age=60"))
 }
