@@ -13,7 +13,7 @@ use gatehouse_domain::oauth::client::{
 };
 use gatehouse_domain::secret::Secret;
 use gatehouse_domain::store::{Storage, StoreError};
-use moka::future::Cache;
+use moka::sync::Cache;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -35,18 +35,16 @@ impl ClientCache {
 
     /// The client, from the cache or the database (a miss is cached too, briefly).
     pub async fn get(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
-        if let Some(hit) = self.cache.get(client_id).await {
+        if let Some(hit) = self.cache.get(client_id) {
             return Ok(hit);
         }
         let client = self.store.find_client(client_id).await?.map(Arc::new);
-        self.cache
-            .insert(client_id.to_owned(), client.clone())
-            .await;
+        self.cache.insert(client_id.to_owned(), client.clone());
         Ok(client)
     }
 
     pub async fn invalidate(&self, client_id: &str) {
-        self.cache.invalidate(client_id).await;
+        self.cache.invalidate(client_id);
     }
 }
 
