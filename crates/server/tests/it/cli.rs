@@ -206,3 +206,58 @@ async fn client_commands_manage_clients_over_the_admin_api() {
         assert!(stderr(&output).contains("401"), "{}", stderr(&output));
     }
 }
+
+#[tokio::test]
+async fn serve_stops_cleanly_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("gatehouse-sigterm-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        probe.local_addr().expect("addr").port()
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["serve", "--dev"])
+        .env_clear()
+        .env(
+            "GATEHOUSE_DATABASE_URL",
+            format!("sqlite://{}", dir.join("g.db").display()),
+        )
+        .env("GATEHOUSE_PUBLIC_ADDR", format!("127.0.0.1:{port}"))
+        .env("GATEHOUSE_ADMIN_ADDR", "127.0.0.1:0")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let ready = format!("http://127.0.0.1:{port}/health/ready");
+    let mut up = false;
+    for _ in 0..200 {
+        if reqwest::get(&ready)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "the server never became ready");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("joins")
+        .expect("waits");
+    let log = stderr(&output);
+    assert!(
+        output.status.success(),
+        "exit status {:?}: {log}",
+        output.status
+    );
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(
+        reqwest::get(&ready).await.is_err(),
+        "the listener is closed"
+    );
+}
