@@ -35,6 +35,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(args)?;
     telemetry::init(&config.log, config.log_format)?;
     let dev = config.dev;
+    let mut signals = startup::ShutdownSignals::install()?;
     let running = startup::start(config, Arc::new(SystemClock)).await?;
     if dev {
         eprintln!(
@@ -48,7 +49,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             token = running.admin_token.expose(),
         );
     }
-    startup::shutdown_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down: finishing in-flight requests");
     running.shutdown();
     running.wait().await
