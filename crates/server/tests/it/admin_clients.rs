@@ -252,3 +252,61 @@ async fn lists_clients_in_pages_with_a_link_header() {
         }
     }
 }
+
+#[tokio::test]
+async fn patches_a_client_with_json_patch() {
+    for app in TestApp::all("patch").await {
+        app.create_client(json!({"client_id": "p", "client_name": "before", "grant_types": ["client_credentials"], "scope": "a"}))
+            .await;
+        let patch = |ops: serde_json::Value| {
+            app.admin_request(Method::PATCH, "/admin/clients/p")
+                .header(header::CONTENT_TYPE, "application/json-patch+json")
+                .body(ops.to_string())
+                .send()
+        };
+        let (status, body) = json_of(
+            patch(json!([
+                {"op": "test", "path": "/client_name", "value": "before"},
+                {"op": "replace", "path": "/client_name", "value": "after"},
+                {"op": "add", "path": "/audience/-", "value": "https://api.example"},
+            ]))
+            .await
+            .expect("sends"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["client_name"], "after");
+        assert_eq!(body["audience"], json!(["https://api.example"]));
+        assert!(
+            body.get("client_secret").is_none(),
+            "the secret is kept, not shown"
+        );
+
+        let (status, _) = json_of(
+            patch(json!([{"op": "test", "path": "/client_name", "value": "before"}]))
+                .await
+                .expect("sends"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        for bad in [
+            json!([{"op": "replace", "path": "/nope/x", "value": 1}]),
+            json!([{"op": "replace", "path": "/grant_types", "value": "not-a-list"}]),
+            json!([{"op": "replace", "path": "/redirect_uris", "value": ["http://evil.example/cb"]}]),
+            json!([{"op": "jump", "path": "/a"}]),
+            json!({"op": "replace"}),
+        ] {
+            let (status, body) = json_of(patch(bad.clone()).await.expect("sends")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        }
+        let (status, _) = json_of(
+            app.admin_request(Method::PATCH, "/admin/clients/missing")
+                .json(&json!([]))
+                .send()
+                .await
+                .expect("sends"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}

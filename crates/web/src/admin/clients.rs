@@ -1,5 +1,6 @@
 //! `/admin/clients`: create, list (keyset pages with a `Link` header), read, replace, delete.
 
+use super::json_patch::{self, Operation, PatchError};
 use crate::error::ApiError;
 use crate::extract::json::JsonBody;
 use crate::oauth::clients::{
@@ -128,6 +129,36 @@ pub async fn replace(
         .find_client(&client_id)
         .await?
         .ok_or_else(client_not_found)?;
+    let (client, generated) = replace_client(&state, client, &req, Origin::Admin).await?;
+    Ok(Json(ClientResponse::new(&client, generated.as_ref())))
+}
+
+/// `PATCH /admin/clients/{client_id}`: a JSON Patch (RFC 6902) against the client as `GET`
+/// shows it; the result is validated like a `PUT`.
+pub async fn patch(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+    JsonBody(ops): JsonBody<Vec<Operation>>,
+) -> Result<Json<ClientResponse>, ApiError> {
+    let client = state
+        .store
+        .find_client(&client_id)
+        .await?
+        .ok_or_else(client_not_found)?;
+    let current = serde_json::to_value(ClientResponse::new(&client, None))
+        .map_err(|e| ApiError::internal("cannot serialize a client", &e))?;
+    let patched = json_patch::apply(&current, &ops).map_err(|e| match e {
+        PatchError::TestFailed(_) => {
+            ApiError::new(StatusCode::CONFLICT, "patch_test_failed", e.to_string())
+        }
+        _ => ApiError::bad_request("invalid_patch", e.to_string()),
+    })?;
+    let req: ClientRequest = serde_json::from_value(patched).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_patch",
+            format!("the patched client is not valid: {e}"),
+        )
+    })?;
     let (client, generated) = replace_client(&state, client, &req, Origin::Admin).await?;
     Ok(Json(ClientResponse::new(&client, generated.as_ref())))
 }

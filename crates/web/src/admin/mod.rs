@@ -2,6 +2,7 @@
 //! `Authorization: Bearer <admin token>`, compared in constant time.
 
 pub mod clients;
+pub mod json_patch;
 pub mod keys;
 
 use crate::error::ApiError;
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/clients/{client_id}",
             get(clients::get)
                 .put(clients::replace)
+                .patch(clients::patch)
                 .delete(clients::delete),
         )
         .route("/admin/keys", get(keys::list))
