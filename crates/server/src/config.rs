@@ -37,7 +37,7 @@ pub struct ServeArgs {
     #[arg(long, env = "GATEHOUSE_ADMIN_ADDR", value_name = "ADDR")]
     pub admin_addr: Option<SocketAddr>,
     /// Public base URL: the `iss` of every token; https outside --dev unless loopback
-    /// [dev default: http://<public addr>].
+    /// [dev default: http:// and the public address].
     #[arg(long, env = "GATEHOUSE_ISSUER", value_name = "URL")]
     pub issuer: Option<String>,
     /// Bearer token the admin API requires [dev: generated and printed].

@@ -2,7 +2,7 @@
 //!
 //! [`Store`] is an enum over a native `SqlitePool` and `PgPool`, chosen by the database URL at
 //! start-up. Each query is one SQL string with `$N` placeholders that both dialects accept,
-//! dispatched by [`with_pool!`]; a per-backend constant appears only where the dialects differ.
+//! dispatched by `with_pool!`; a per-backend constant appears only where the dialects differ.
 //! One trait method is one transaction.
 
 mod keys;
