@@ -36,28 +36,12 @@ GH="http://127.0.0.1:${GH_PORT}"
 GH_ADMIN="http://127.0.0.1:${GH_ADMIN_PORT}"
 BL="http://127.0.0.1:${BL_PORT}"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Tools
 # ---------------------------------------------------------------------------------------------
-SUDO=""
-if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
-APT_UPDATED=0
-apt_install() {
-  command -v apt-get >/dev/null 2>&1 || die "need $*: install it (no apt-get here)"
-  if [ "$APT_UPDATED" -eq 0 ]; then
-    log "apt-get update"
-    $SUDO apt-get update -qq
-    APT_UPDATED=1
-  fi
-  log "apt-get install -y $*"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
-}
-need() { # need COMMAND DEBIAN_PACKAGE
-  command -v "$1" >/dev/null 2>&1 || apt_install "$2"
-}
 need wrk wrk
 need curl curl
 need taskset util-linux
@@ -65,23 +49,13 @@ need node nodejs
 need npm npm
 if [ "$PROFILE" = "1" ] && [ "${BENCH_PROFILER:-perf}" = "perf" ]; then need perf linux-perf; fi
 CEILING="${BENCH_CEILING:-1}"
-if [ "$CEILING" = "1" ] && ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
-  apt_install nginx-light || apt_install nginx
-fi
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+if [ "$CEILING" = "1" ]; then need_nginx; fi
 [ "$(nproc)" -ge 2 ] || log "warning: $(nproc) core(s): server and load generator will share a core"
 
 # ---------------------------------------------------------------------------------------------
 # Build Gatehouse (release) and install the baseline's npm dependencies
 # ---------------------------------------------------------------------------------------------
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
-BIN="$TARGET_DIR/release/gatehouse"
-if [ "$ONLY" != "baseline" ] && [ "${BENCH_SKIP_BUILD:-0}" != "1" ]; then
-  log "cargo build --release -p gatehouse (target dir $TARGET_DIR)"
-  (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release -p gatehouse)
-fi
-[ "$ONLY" = "baseline" ] || [ -x "$BIN" ] || die "no binary at $BIN"
+if [ "$ONLY" != "baseline" ]; then build_gatehouse; fi
 
 PINNED="$(node -p "require('$HERE/baseline/package.json').dependencies['oidc-provider']")"
 INSTALLED="$(node -p "try { require('$HERE/baseline/node_modules/oidc-provider/package.json').version } catch { '' }")"
@@ -119,19 +93,6 @@ stop_servers() {
 trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
-wait_ready() { # URL PID NAME
-  for _ in $(seq 600); do
-    kill -0 "$2" 2>/dev/null || die "$3 exited during start-up (log: $WORK/$3.log)"
-    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)" = "200" ]; then return 0; fi
-    sleep 0.1
-  done
-  die "$3 not ready after 60 s (log: $WORK/$3.log)"
-}
-
-json_field() { # FIELD  (JSON on stdin)
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];if(v===undefined){console.error(s);process.exit(1)}console.log(v)})' "$1"
-}
-
 ADMIN_TOKEN="bench-admin-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 
 gh_client() { # STRATEGY -> "client_id client_secret"
@@ -148,8 +109,6 @@ token() { # URL BASIC [EXTRA_FORM]
     -d "grant_type=client_credentials&scope=api%3Aread${3:-}")" || die "token request to $1 failed"
   json_field access_token <<<"$resp"
 }
-
-b64() { printf '%s' "$1" | base64 -w0; }
 
 GH_BASIC=""; GH_TOKEN=""; GH_BASIC_OPAQUE=""; GH_TOKEN_OPAQUE=""
 if [ "$ONLY" != "baseline" ]; then
@@ -190,28 +149,9 @@ fi
 NG_PORT=$((PORT_BASE + 4))
 NG="http://127.0.0.1:${NG_PORT}"
 if [ "$CEILING" = "1" ] && [ "$ONLY" != "baseline" ]; then
-  mkdir -p "$WORK/nginx/www/.well-known" "$WORK/nginx/tmp"
+  mkdir -p "$WORK/nginx/www/.well-known"
   curl -sf "$GH/.well-known/jwks.json" >"$WORK/nginx/www/.well-known/jwks.json"
-  cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-  default_type application/json;
-  client_body_temp_path $WORK/nginx/tmp;
-  proxy_temp_path $WORK/nginx/tmp;
-  fastcgi_temp_path $WORK/nginx/tmp;
-  uwsgi_temp_path $WORK/nginx/tmp;
-  scgi_temp_path $WORK/nginx/tmp;
-  server { listen 127.0.0.1:$NG_PORT; root $WORK/nginx/www; }
-}
-EOF
+  nginx_conf "$WORK/nginx" "server { listen 127.0.0.1:$NG_PORT; root $WORK/nginx/www; default_type application/json; }"
   log "starting nginx (ceiling reference) on core $SERVER_CPU ($NG)"
   taskset -c "$SERVER_CPU" "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx.log" 2>&1 &
   NG_PID=$!
@@ -227,67 +167,10 @@ done
 # ---------------------------------------------------------------------------------------------
 export BENCH_DIR="$HERE"
 
-HZ="$(getconf CLK_TCK)"
-core_ticks() { # CPU -> user+nice+system ticks of that core
-  awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 }' /proc/stat
-}
-proc_ticks() { # PID -> utime+stime ticks (all threads)
-  awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
-machine_busy() { # -> % of all cores busy over one second
-  local a b
-  a="$(awk '$1 == "cpu" { print $2 + $3 + $4, $2 + $3 + $4 + $5 + $6 }' /proc/stat)"
-  sleep 1
-  b="$(awk '$1 == "cpu" { print $2 + $3 + $4, $2 + $3 + $4 + $5 + $6 }' /proc/stat)"
-  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
-    t = y[2] - x[2]; printf "%.0f", (t > 0) ? (y[1] - x[1]) / t * 100 : 0 }'
-}
-# Waits (up to BENCH_WAIT_QUIET seconds, default 300) until the machine is idle, as the servers
-# are between runs; on a shared machine, someone else's build would halve the figures.
-wait_quiet() {
-  local waited=0 busy
-  while busy="$(machine_busy)"; [ "$busy" -gt "${BENCH_QUIET_BELOW:-10}" ]; do
-    if [ "$waited" -ge "${BENCH_WAIT_QUIET:-300}" ]; then
-      log "machine still ${busy}% busy; running anyway"
-      return 0
-    fi
-    [ "$waited" -gt 0 ] || log "machine ${busy}% busy: waiting for it to be quiet"
-    sleep 4; waited=$((waited + 5))
-  done
-}
-
-# run_wrk NAME URL SCRIPT [VAR=VALUE...] -> prints "rps p50_us p99_us non2xx socket_errors"
-run_wrk() {
-  local name="$1" url="$2" script="$3"; shift 3
-  local out="$WORK/wrk-$name.txt" line
-  wait_quiet
-  env "$@" taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$WARMUP" -s "$HERE/$script" "$url" >/dev/null
+run_wrk() { # NAME URL SCRIPT [VAR=VALUE...]: the server under test is known by NAME's suffix
   local pid="$GH_PID"
-  case "$name" in *-baseline) pid="$BL_PID" ;; *-nginx) pid="$NG_PID" ;; esac
-  local core0 proc0 core1 proc1 other
-  core0="$(core_ticks "$SERVER_CPU")"; proc0="$(proc_ticks "$pid")"
-  env "$@" taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$HERE/$script" "$url" >"$out"
-  core1="$(core_ticks "$SERVER_CPU")"; proc1="$(proc_ticks "$pid")"
-  line="$(grep '^BENCH_RESULT' "$out")" || die "no result line in $out"
-  # CPU time spent on the server's core by anything but the server: other people's builds on
-  # a shared machine. Figures from a run with much of it are not worth keeping.
-  other="$(awk -v c=$((core1 - core0)) -v p=$((proc1 - proc0)) -v d="${DURATION%s}" -v hz="$HZ" \
-    'BEGIN { o = (c - p) / (d * hz) * 100; if (o < 0) o = 0; printf "%.0f", o }')"
-  echo "$name other_load_on_server_core=${other}%" >>"$WORK/contention.txt"
-  if [ "$other" -gt "${BENCH_MAX_OTHER_LOAD:-10}" ]; then
-    log "WARNING: $name: ${other}% of the server's core went to other processes during the run"
-    echo "$name (contention ${other}%)" >>"$WORK/contended"
-  fi
-  # shellcheck disable=SC2086
-  set -- $line
-  local rps="${2#rps=}" p50="${3#p50_us=}" p99="${4#p99_us=}" non2xx="${6#non2xx=}" sock="${7#socket_errors=}"
-  if [ "$non2xx" != "0" ] || [ "$sock" != "0" ]; then
-    log "WARNING: $name: $non2xx non-2xx responses, $sock socket errors (see $out)"
-    echo "$name" >>"$WORK/failed"  # run_wrk runs in a subshell: leave a mark on disk
-  fi
-  log "$name: $rps req/s, p50 ${p50} µs, p99 ${p99} µs"
-  echo "$rps $p50 $p99"
+  case "$1" in *-baseline) pid="$BL_PID" ;; *-nginx) pid="$NG_PID" ;; esac
+  run_wrk_pid "$pid" "$@"
 }
 
 declare -A R
