@@ -1,5 +1,5 @@
-//! The `gatehouse` binary's library half: configuration, start-up, logging and the CLI
-//! commands, so integration tests start the same server the binary runs.
+//! The `gatehouse` binary's library half: configuration, start-up (of `serve` and of `gateway`),
+//! logging and the CLI commands, so integration tests start the same server the binary runs.
 
 #[expect(
     clippy::print_stdout,
@@ -7,5 +7,8 @@
 )]
 pub mod cli;
 pub mod config;
+pub mod gateway;
+pub mod gateway_config;
+pub mod lifecycle;
 pub mod startup;
 pub mod telemetry;

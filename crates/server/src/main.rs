@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use gatehouse::cli::{clients::ClientsCommand, keys::KeysCommand, migrate::MigrateCommand};
 use gatehouse::config::{Config, ServeArgs};
+use gatehouse::gateway_config::{GatewayArgs, GatewayConfig};
 use gatehouse::{startup, telemetry};
 use gatehouse_domain::clock::SystemClock;
 use std::process::ExitCode;
@@ -23,6 +24,9 @@ struct Cli {
 enum Command {
     /// Run the identity and OAuth 2.0 server (public and admin listeners).
     Serve(Box<ServeArgs>),
+    /// Run the access gateway: a proxy that checks each request against access rules, and a
+    /// decision API for nginx / Traefik / Envoy.
+    Gateway(Box<GatewayArgs>),
     /// Apply or show database migrations.
     Migrate(MigrateCommand),
     /// Manage OAuth 2.0 clients through the admin API.
@@ -55,11 +59,23 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     running.wait().await
 }
 
+async fn gateway(args: &GatewayArgs) -> anyhow::Result<()> {
+    let config = GatewayConfig::load(args)?;
+    telemetry::init(&config.log, config.log_format)?;
+    let mut signals = startup::ShutdownSignals::install()?;
+    let running = gatehouse::gateway::start(config, Arc::new(SystemClock)).await?;
+    signals.wait().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    running.shutdown();
+    running.wait().await
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(&args).await,
+        Command::Gateway(args) => gateway(&args).await,
         Command::Migrate(cmd) => cmd.run().await,
         Command::Clients(cmd) => cmd.run().await,
         Command::Keys(cmd) => cmd.run().await,

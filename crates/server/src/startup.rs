@@ -1,6 +1,7 @@
 //! Builds the application from a [`Config`] and runs both listeners until shutdown.
 
 use crate::config::Config;
+use crate::lifecycle::Lifecycle;
 use anyhow::Context;
 use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::clock::Clock;
@@ -11,8 +12,6 @@ use gatehouse_web::{AppState, RegistrationSettings, Settings, admin_router, publ
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 /// A running server: its bound addresses and a handle to stop it.
 pub struct Running {
@@ -21,22 +20,18 @@ pub struct Running {
     pub issuer: String,
     pub admin_token: Secret,
     pub state: AppState,
-    shutdown: watch::Sender<bool>,
-    tasks: JoinSet<anyhow::Result<()>>,
+    lifecycle: Lifecycle,
 }
 
 impl Running {
     /// Starts a graceful shutdown: listeners stop accepting, in-flight requests finish.
     pub fn shutdown(&self) {
-        let _ = self.shutdown.send(true);
+        self.lifecycle.shutdown();
     }
 
     /// Waits until both listeners and the background tasks have stopped.
-    pub async fn wait(mut self) -> anyhow::Result<()> {
-        while let Some(joined) = self.tasks.join_next().await {
-            joined.context("server task panicked")??;
-        }
-        Ok(())
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.lifecycle.wait().await
     }
 }
 
@@ -117,44 +112,22 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         .await
         .context("cannot load signing keys")?;
 
-    let (shutdown, _) = watch::channel(false);
-    let mut tasks = JoinSet::new();
-    for (listener, router) in [
-        (public, public_router(&state)),
-        (admin, admin_router(&state)),
-    ] {
-        let mut stop = shutdown.subscribe();
-        tasks.spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
-            .context("listener failed")
-        });
-    }
-    let (s1, s2) = (shutdown.subscribe(), shutdown.subscribe());
-    let (st1, st2) = (state.clone(), state.clone());
-    let cleanup_every = config.cleanup_interval.unsigned_abs();
-    tasks.spawn(async move {
-        tasks::reload_keys(st1, s1).await;
-        Ok(())
-    });
-    tasks.spawn(async move {
-        tasks::cleanup(st2, cleanup_every, s2).await;
-        Ok(())
-    });
+    let mut lifecycle = Lifecycle::new();
+    lifecycle.serve(public, public_router(&state), "public");
+    lifecycle.serve(admin, admin_router(&state), "admin");
+    lifecycle.spawn(tasks::reload_keys(state.clone(), lifecycle.stopping()));
+    lifecycle.spawn(tasks::cleanup(
+        state.clone(),
+        config.cleanup_interval.unsigned_abs(),
+        lifecycle.stopping(),
+    ));
     let closing = store.clone();
-    let mut s3 = shutdown.subscribe();
-    tasks.spawn(async move {
-        let _ = s3.wait_for(|s| *s).await;
+    let mut stop = lifecycle.stopping();
+    lifecycle.spawn(async move {
+        let _ = stop.wait_for(|s| *s).await;
         // Give listeners their graceful period before the pool closes under them.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         drop(closing);
-        Ok(())
     });
     tracing::info!(public = %public_addr, admin = %admin_addr, issuer = %issuer, database = store.backend_name(), "gatehouse is serving");
     Ok(Running {
@@ -163,8 +136,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         issuer,
         admin_token,
         state,
-        shutdown,
-        tasks,
+        lifecycle,
     })
 }
 
@@ -190,18 +162,6 @@ impl ShutdownSignals {
         tokio::select! {
             _ = self.interrupt.recv() => {},
             _ = self.terminate.recv() => {},
-        }
-    }
-}
-
-/// Installs the signal handlers and waits. Prefer [`ShutdownSignals::install`] before the
-/// listeners start: a signal that arrives before this is first polled is not caught.
-pub async fn shutdown_signal() {
-    match ShutdownSignals::install() {
-        Ok(mut signals) => signals.wait().await,
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot listen for shutdown signals");
-            std::future::pending::<()>().await;
         }
     }
 }

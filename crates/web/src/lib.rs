@@ -1,9 +1,11 @@
 //! Gatehouse's HTTP surface: the public listener (OAuth 2.0 endpoints, discovery, health) and
-//! the admin listener (admin API, metrics, health), as axum routers over one [`AppState`].
+//! the admin listener (admin API, metrics, health), as axum routers over one [`AppState`]; and the
+//! access gateway's proxy and decision listeners ([`gateway`]).
 
 pub mod admin;
 pub mod error;
 pub mod extract;
+pub mod gateway;
 pub mod health;
 pub mod keys;
 pub mod metrics;

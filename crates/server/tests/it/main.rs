@@ -4,6 +4,7 @@
 mod admin_clients;
 mod bad_input;
 mod cli;
+mod gateway;
 mod health;
 mod introspection;
 mod keys;

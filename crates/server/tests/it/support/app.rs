@@ -55,26 +55,39 @@ impl TestApp {
     pub async fn all_with(test: &str, configure: impl Fn(&mut Config)) -> Vec<TestApp> {
         let mut apps = Vec::new();
         for (backend, url) in fresh_databases(test).await {
-            let mut config = Config::for_tests(&url);
-            config.max_connections = 4;
-            configure(&mut config);
-            let clock = Arc::new(ManualClock::new(SystemClock.now()));
-            let running = start(config, clock.clone()).await.expect("server starts");
-            apps.push(TestApp {
-                public: format!("http://{}", running.public_addr),
-                admin: format!("http://{}", running.admin_addr),
-                admin_token: running.admin_token.expose().to_owned(),
-                issuer: running.issuer.clone(),
-                http: reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .expect("client"),
-                clock,
-                backend,
-                running,
-            });
+            apps.push(Self::spawn(backend, &url, &configure).await);
         }
         apps
+    }
+
+    /// One app on a fresh SQLite database only, for tests about something other than storage
+    /// (the gateway in front of it, for instance).
+    pub async fn sqlite() -> TestApp {
+        let dir = std::env::temp_dir().join(format!("gatehouse-it-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let url = format!("sqlite://{}", dir.join("gatehouse.db").display());
+        Self::spawn("sqlite", &url, &|_| {}).await
+    }
+
+    async fn spawn(backend: &'static str, url: &str, configure: &impl Fn(&mut Config)) -> TestApp {
+        let mut config = Config::for_tests(url);
+        config.max_connections = 4;
+        configure(&mut config);
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let running = start(config, clock.clone()).await.expect("server starts");
+        TestApp {
+            public: format!("http://{}", running.public_addr),
+            admin: format!("http://{}", running.admin_addr),
+            admin_token: running.admin_token.expose().to_owned(),
+            issuer: running.issuer.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            clock,
+            backend,
+            running,
+        }
     }
 
     pub fn admin_request(&self, method: Method, path: &str) -> RequestBuilder {
