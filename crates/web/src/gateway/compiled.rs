@@ -130,10 +130,7 @@ impl CompiledRules {
                                 list.push(validators.get(&rule.id, cfg, issuer, url, http)?);
                             }
                         }
-                        Authn::Jwt(JwtAuthn {
-                            validators: list,
-                            required_scope: cfg.required_scope.clone(),
-                        })
+                        Authn::Jwt(JwtAuthn::new(list, cfg.required_scope.clone()))
                     }
                     Authenticator::Introspection(cfg) => {
                         Authn::Introspection(Box::new(IntrospectionAuthn::new((**cfg).clone())))
