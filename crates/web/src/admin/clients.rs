@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::ids::TenantId;
+use gatehouse_domain::oauth::client::Client;
 use gatehouse_domain::oauth::store::ClientFilter;
 use serde::Deserialize;
 
@@ -36,6 +37,14 @@ impl From<ClientWriteError> for ApiError {
 
 fn client_not_found() -> ApiError {
     ApiError::not_found("client_not_found", "no client with this client_id")
+}
+
+async fn find(state: &AppState, client_id: &str) -> Result<Client, ApiError> {
+    state
+        .store
+        .find_client(client_id)
+        .await?
+        .ok_or_else(client_not_found)
 }
 
 pub async fn create(
@@ -111,11 +120,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(client_id): Path<String>,
 ) -> Result<Json<ClientResponse>, ApiError> {
-    let client = state
-        .store
-        .find_client(&client_id)
-        .await?
-        .ok_or_else(client_not_found)?;
+    let client = find(&state, &client_id).await?;
     Ok(Json(ClientResponse::new(&client, None)))
 }
 
@@ -124,11 +129,7 @@ pub async fn replace(
     Path(client_id): Path<String>,
     JsonBody(req): JsonBody<ClientRequest>,
 ) -> Result<Json<ClientResponse>, ApiError> {
-    let client = state
-        .store
-        .find_client(&client_id)
-        .await?
-        .ok_or_else(client_not_found)?;
+    let client = find(&state, &client_id).await?;
     let (client, generated) = replace_client(&state, client, &req, Origin::Admin).await?;
     Ok(Json(ClientResponse::new(&client, generated.as_ref())))
 }
@@ -140,11 +141,7 @@ pub async fn patch(
     Path(client_id): Path<String>,
     JsonBody(ops): JsonBody<Vec<Operation>>,
 ) -> Result<Json<ClientResponse>, ApiError> {
-    let client = state
-        .store
-        .find_client(&client_id)
-        .await?
-        .ok_or_else(client_not_found)?;
+    let client = find(&state, &client_id).await?;
     let current = serde_json::to_value(ClientResponse::new(&client, None))
         .map_err(|e| ApiError::internal("cannot serialize a client", &e))?;
     let patched = json_patch::apply(&current, &ops).map_err(|e| match e {

@@ -5,7 +5,6 @@
 use crate::error::OAuthError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
 use percent_encoding::percent_decode;
 use std::collections::HashMap;
 
@@ -102,13 +101,7 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
     type Rejection = OAuthError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let essence = content_type.split(';').next().unwrap_or("").trim();
-        if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        if super::media_type(req.headers()) != "application/x-www-form-urlencoded" {
             return Err(OAuthError::invalid_request(
                 "the request body must be application/x-www-form-urlencoded",
             ));

@@ -97,6 +97,13 @@ fn admin_only(req: &ClientRequest) -> Result<(), ClientError> {
     })
 }
 
+fn public_client_has_no_secret() -> ClientError {
+    ClientError::Invalid {
+        field: "client_secret",
+        reason: "a public client (token_endpoint_auth_method \"none\") has no secret".into(),
+    }
+}
+
 /// A newly created client and the secrets shown only in this answer.
 pub struct Created {
     pub client: Client,
@@ -130,12 +137,7 @@ pub async fn create_client(
     };
     let secret = if metadata.token_endpoint_auth_method == AuthMethod::None {
         if req.client_secret.is_some() {
-            return Err(ClientError::Invalid {
-                field: "client_secret",
-                reason: "a public client (token_endpoint_auth_method \"none\") has no secret"
-                    .into(),
-            }
-            .into());
+            return Err(public_client_has_no_secret().into());
         }
         None
     } else {
@@ -206,12 +208,7 @@ pub async fn replace_client(
     let mut generated = None;
     if metadata.token_endpoint_auth_method == AuthMethod::None {
         if req.client_secret.is_some() {
-            return Err(ClientError::Invalid {
-                field: "client_secret",
-                reason: "a public client (token_endpoint_auth_method \"none\") has no secret"
-                    .into(),
-            }
-            .into());
+            return Err(public_client_has_no_secret().into());
         }
         client.secret_hash = None;
     } else if let Some(s) = &req.client_secret {

@@ -51,17 +51,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<ClientRequest, OAuthError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .eq_ignore_ascii_case("application/json")
-    {
+    if crate::extract::media_type(headers) != "application/json" {
         return Err(OAuthError::invalid_request(
             "the request body must be application/json",
         ));
