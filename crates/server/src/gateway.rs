@@ -60,6 +60,8 @@ pub async fn start(config: GatewayConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
     let proxy_addr = proxy.local_addr()?;
     let api_addr = api.local_addr()?;
 
+    // Listen for SIGHUP before serving: its default action would end the process.
+    let hangup = hangup_signal();
     let mut lifecycle = Lifecycle::new();
     lifecycle.serve(proxy, proxy_router(gateway.clone()), "gateway proxy");
     lifecycle.serve(api, api_router(gateway.clone()), "gateway API");
@@ -68,7 +70,7 @@ pub async fn start(config: GatewayConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
         gateway: gateway.clone(),
         last: fingerprint(&bytes),
     };
-    lifecycle.spawn(reload.run(config.reload_interval, lifecycle.stopping()));
+    lifecycle.spawn(reload.run(config.reload_interval, hangup, lifecycle.stopping()));
     tracing::info!(proxy = %proxy_addr, api = %api_addr, rules = %config.rules_path.display(), "gateway is serving");
     Ok(RunningGateway {
         proxy_addr,
@@ -86,8 +88,12 @@ struct Reloader {
 }
 
 impl Reloader {
-    async fn run(mut self, interval: Duration, mut stop: watch::Receiver<bool>) {
-        let mut hangup = hangup_signal();
+    async fn run(
+        mut self,
+        interval: Duration,
+        mut hangup: Hangup,
+        mut stop: watch::Receiver<bool>,
+    ) {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

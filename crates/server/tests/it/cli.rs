@@ -211,10 +211,7 @@ async fn client_commands_manage_clients_over_the_admin_api() {
 async fn serve_stops_cleanly_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("gatehouse-sigterm-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
-        probe.local_addr().expect("addr").port()
-    };
+    let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["serve", "--dev"])
         .env_clear()
@@ -260,4 +257,91 @@ async fn serve_stops_cleanly_on_sigterm() {
         reqwest::get(&ready).await.is_err(),
         "the listener is closed"
     );
+}
+
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    probe.local_addr().expect("addr").port()
+}
+
+#[tokio::test]
+async fn gateway_reloads_rules_on_sighup_and_survives_it() {
+    let dir = std::env::temp_dir().join(format!("gatehouse-sighup-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let rules = dir.join("rules.json");
+    let rule = |path: &str| {
+        format!(
+            r#"[{{"id": "r", "match": {{"url": "http://<**>/{path}", "methods": ["GET"]}},
+                "upstream": {{"url": "http://127.0.0.1:9"}},
+                "authenticators": [{{"handler": "anonymous"}}],
+                "authorizer": {{"handler": "allow"}}, "mutators": [{{"handler": "noop"}}]}}]"#
+        )
+    };
+    std::fs::write(&rules, rule("a")).expect("writes");
+    let api = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["gateway", "--rules"])
+        .arg(&rules)
+        .args([
+            "--proxy-addr",
+            "127.0.0.1:0",
+            "--api-addr",
+            &format!("127.0.0.1:{api}"),
+        ])
+        .env_clear()
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let base = format!("http://127.0.0.1:{api}");
+    let status = |path: &'static str| {
+        let url = format!("{base}{path}");
+        async move {
+            reqwest::get(url)
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    let mut up = false;
+    for _ in 0..200 {
+        if status("/health/ready").await == 200 {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "the gateway never became ready");
+    let hup = || {
+        let sent = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+    };
+    // SIGHUP right after start-up reloads instead of ending the process.
+    hup();
+    assert_eq!(status("/decisions/a").await, 200);
+    assert_eq!(status("/decisions/b").await, 404);
+    std::fs::write(&rules, rule("b")).expect("writes");
+    hup();
+    let mut switched = false;
+    for _ in 0..100 {
+        if status("/decisions/b").await == 200 {
+            switched = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(switched, "the new rules never took effect");
+    assert_eq!(status("/decisions/a").await, 404);
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stopped.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("joins")
+        .expect("waits");
+    assert!(output.status.success(), "{}", stderr(&output));
 }
