@@ -38,6 +38,20 @@ const INSERT: &str = "INSERT INTO signing_keys \
     (kid, alg, private_key_sealed, public_jwk, created_at, signs_from, published_until) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
+/// The insert of one key, bound; expands inside `with_pool!` so each backend gets its own query.
+macro_rules! insert_key {
+    ($key:expr) => {
+        sqlx::query(INSERT)
+            .bind(&$key.kid)
+            .bind($key.alg.as_str())
+            .bind(&$key.private_key_sealed)
+            .bind(Json(&$key.public_jwk))
+            .bind(Ts($key.created_at))
+            .bind(Ts($key.signs_from))
+            .bind($key.published_until.map(Ts))
+    };
+}
+
 #[async_trait]
 impl KeyStore for Store {
     async fn list_signing_keys(&self, now: OffsetDateTime) -> StoreResult<Vec<KeyRecord>> {
@@ -57,17 +71,7 @@ impl KeyStore for Store {
 
     async fn insert_signing_key(&self, key: &KeyRecord) -> StoreResult<()> {
         with_pool!(self, |pool| {
-            sqlx::query(INSERT)
-                .bind(&key.kid)
-                .bind(key.alg.as_str())
-                .bind(&key.private_key_sealed)
-                .bind(Json(&key.public_jwk))
-                .bind(Ts(key.created_at))
-                .bind(Ts(key.signs_from))
-                .bind(key.published_until.map(Ts))
-                .execute(pool)
-                .await
-                .map_err(store_error)?;
+            insert_key!(key).execute(pool).await.map_err(store_error)?;
         });
         Ok(())
     }
@@ -76,14 +80,7 @@ impl KeyStore for Store {
         let key = &rotation.new_key;
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await.map_err(store_error)?;
-            sqlx::query(INSERT)
-                .bind(&key.kid)
-                .bind(key.alg.as_str())
-                .bind(&key.private_key_sealed)
-                .bind(Json(&key.public_jwk))
-                .bind(Ts(key.created_at))
-                .bind(Ts(key.signs_from))
-                .bind(key.published_until.map(Ts))
+            insert_key!(key)
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
