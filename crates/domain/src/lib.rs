@@ -8,6 +8,7 @@
 
 pub mod cipher;
 pub mod clock;
+pub mod flow;
 pub mod gateway;
 pub mod ids;
 pub mod keys;

@@ -48,7 +48,8 @@ impl SystemStore for Store {
 }
 
 /// Tables whose rows expire, with the key column that identifies a row.
-const EXPIRING: [(&str, &str); 2] = [
+const EXPIRING: [(&str, &str); 3] = [
+    ("selfservice_flows", "id"),
     ("oauth2_opaque_tokens", "token_hash"),
     ("oauth2_revoked_tokens", "jti"),
 ];
