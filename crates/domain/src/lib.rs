@@ -10,6 +10,7 @@ pub mod cipher;
 pub mod clock;
 pub mod flow;
 pub mod gateway;
+pub mod identity;
 pub mod ids;
 pub mod keys;
 pub mod oauth;

@@ -42,7 +42,8 @@ pub trait Storage:
     + crate::oauth::store::ClientStore
     + crate::oauth::store::TokenStore
     + crate::keys::KeyStore
-    + crate::flow::FlowStore
+        + crate::flow::FlowStore
+    + crate::identity::store::IdentityStore
 {
 }
 
@@ -52,6 +53,7 @@ impl<T> Storage for T where
         + crate::oauth::store::ClientStore
         + crate::oauth::store::TokenStore
         + crate::keys::KeyStore
-    + crate::flow::FlowStore
+        + crate::flow::FlowStore
+    + crate::identity::store::IdentityStore
 {
 }

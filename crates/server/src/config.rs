@@ -4,11 +4,15 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
+use gatehouse_domain::identity::password::HashParams;
+use gatehouse_domain::identity::schema::{DEFAULT_SCHEMA_ID, SchemaRegistry};
 use gatehouse_domain::oauth::duration::parse_duration;
 use gatehouse_domain::secret::Secret;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use time::Duration;
 use url::Url;
 
@@ -98,6 +102,29 @@ struct FileConfig {
     oauth2: OAuth2File,
     #[serde(default)]
     database: DatabaseFile,
+    #[serde(default)]
+    identity: IdentityFile,
+    #[serde(default)]
+    passwords: PasswordsFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentityFile {
+    /// Schema id -> JSON Schema file (relative paths are relative to the configuration file).
+    #[serde(default)]
+    schemas: BTreeMap<String, PathBuf>,
+    default_schema_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordsFile {
+    min_score: Option<u8>,
+    memory_kib: Option<u32>,
+    iterations: Option<u32>,
+    parallelism: Option<u32>,
+    max_concurrent: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +175,109 @@ struct RegistrationFile {
     per_ip_per_hour: Option<u32>,
 }
 
+/// Identity schemas and password hashing, resolved.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    /// The built-in `default` schema plus every configured one, compiled.
+    pub schemas: Arc<SchemaRegistry>,
+    pub default_schema_id: String,
+    pub hash_params: HashParams,
+    /// Lowest zxcvbn score (0-4) accepted for a chosen password.
+    pub min_password_score: u8,
+    /// Password hashes computed at once [default: the number of CPUs].
+    pub max_concurrent_hashes: usize,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            schemas: Arc::new(SchemaRegistry::with_default()),
+            default_schema_id: DEFAULT_SCHEMA_ID.to_owned(),
+            hash_params: HashParams::default(),
+            min_password_score: 3,
+            max_concurrent_hashes: std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
+}
+
+/// Reads and compiles identity schema files (`[identity] schemas = { id = "path.json" }`);
+/// relative paths are taken from `base`. Any file that cannot be read or does not compile is an
+/// error naming it.
+pub fn load_schemas(
+    files: &BTreeMap<String, PathBuf>,
+    base: Option<&Path>,
+) -> anyhow::Result<SchemaRegistry> {
+    let mut registry = SchemaRegistry::with_default();
+    for (id, path) in files {
+        let path = match base {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.clone(),
+        };
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read identity schema {id:?} from {}",
+                path.display()
+            )
+        })?;
+        registry
+            .insert_str(id, &text)
+            .with_context(|| format!("identity schema file {}", path.display()))?;
+    }
+    Ok(registry)
+}
+
+impl IdentityConfig {
+    fn resolve(
+        identity: &IdentityFile,
+        passwords: &PasswordsFile,
+        base: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let defaults = Self::default();
+        let schemas = load_schemas(&identity.schemas, base)?;
+        let default_schema_id = identity
+            .default_schema_id
+            .clone()
+            .unwrap_or(defaults.default_schema_id);
+        if !schemas.contains(&default_schema_id) {
+            bail!(
+                "identity.default_schema_id {default_schema_id:?} is not a configured schema (known: {})",
+                schemas.ids().join(", ")
+            );
+        }
+        let hash_params = HashParams {
+            memory_kib: passwords
+                .memory_kib
+                .unwrap_or(defaults.hash_params.memory_kib),
+            iterations: passwords
+                .iterations
+                .unwrap_or(defaults.hash_params.iterations),
+            parallelism: passwords
+                .parallelism
+                .unwrap_or(defaults.hash_params.parallelism),
+        };
+        hash_params
+            .validate()
+            .context("configuration [passwords]")?;
+        let min_password_score = passwords.min_score.unwrap_or(defaults.min_password_score);
+        if min_password_score > 4 {
+            bail!("passwords.min_score must be between 0 and 4");
+        }
+        let max_concurrent_hashes = passwords
+            .max_concurrent
+            .unwrap_or(defaults.max_concurrent_hashes);
+        if max_concurrent_hashes == 0 {
+            bail!("passwords.max_concurrent must be at least 1");
+        }
+        Ok(Self {
+            schemas: Arc::new(schemas),
+            default_schema_id,
+            hash_params,
+            min_password_score,
+            max_concurrent_hashes,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Pretty,
@@ -180,6 +310,7 @@ pub struct Config {
     pub registration_enabled: bool,
     pub registration_initial_access_token: Option<String>,
     pub registration_per_ip_per_hour: u32,
+    pub identity: IdentityConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -394,6 +525,11 @@ impl Config {
                 .map(|t| t.expose().to_owned())
                 .filter(|t| !t.is_empty()),
             registration_per_ip_per_hour: o.registration.per_ip_per_hour.unwrap_or(20),
+            identity: IdentityConfig::resolve(
+                &file.identity,
+                &file.passwords,
+                args.config.as_deref().and_then(Path::parent),
+            )?,
         })
     }
 
@@ -491,6 +627,49 @@ mod tests {
         .expect("valid");
         assert_eq!(config.database_url, "sqlite://gatehouse-dev.db");
         assert!(config.issuer.is_none());
+    }
+
+    #[test]
+    fn identity_schemas_and_password_settings_come_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(
+            dir.join("staff.json"),
+            r#"{"type": "object", "properties": {"email": {"type": "string", "format": "email",
+                "gatehouse": {"identifier": true}}}, "required": ["email"]}"#,
+        )
+        .expect("writes");
+        let path = dir.join("gatehouse.toml");
+        std::fs::write(
+            &path,
+            "[identity]\nschemas = { staff = \"staff.json\" }\ndefault_schema_id = \"staff\"\n\
+             [passwords]\nmin_score = 2\nmemory_kib = 32768\niterations = 3\nparallelism = 1\n",
+        )
+        .expect("writes");
+        let mut a = args();
+        a.config = Some(path.clone());
+        let config = Config::load(&a).expect("valid");
+        assert!(config.identity.schemas.contains("staff"));
+        assert!(config.identity.schemas.contains("default"));
+        assert_eq!(config.identity.default_schema_id, "staff");
+        assert_eq!(config.identity.min_password_score, 2);
+        assert_eq!(config.identity.hash_params.memory_kib, 32768);
+        assert_eq!(config.identity.hash_params.iterations, 3);
+        assert!(config.identity.max_concurrent_hashes >= 1);
+
+        std::fs::write(dir.join("staff.json"), "{\"type\": ").expect("writes");
+        let err = format!("{:#}", Config::load(&a).expect_err("broken schema"));
+        assert!(err.contains("staff.json") && err.contains("not valid JSON"), "{err}");
+        std::fs::remove_file(dir.join("staff.json")).expect("removes");
+        let err = format!("{:#}", Config::load(&a).expect_err("missing schema"));
+        assert!(err.contains("cannot read identity schema \"staff\""), "{err}");
+
+        std::fs::write(&path, "[passwords]\nmemory_kib = 1024\n").expect("writes");
+        let err = format!("{:#}", Config::load(&a).expect_err("weak"));
+        assert!(err.contains("memory_kib"), "{err}");
+        std::fs::write(&path, "[identity]\ndefault_schema_id = \"nope\"\n").expect("writes");
+        let err = format!("{:#}", Config::load(&a).expect_err("unknown"));
+        assert!(err.contains("default_schema_id"), "{err}");
     }
 
     #[test]

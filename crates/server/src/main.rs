@@ -1,7 +1,10 @@
 //! `gatehouse`: one binary for the identity and OAuth 2.0 server and its management commands.
 
 use clap::{Parser, Subcommand};
-use gatehouse::cli::{clients::ClientsCommand, keys::KeysCommand, migrate::MigrateCommand};
+use gatehouse::cli::{
+    clients::ClientsCommand, identities::IdentitiesCommand, keys::KeysCommand,
+    migrate::MigrateCommand,
+};
 use gatehouse::config::{Config, ServeArgs};
 use gatehouse::gateway_config::{GatewayArgs, GatewayConfig};
 use gatehouse::{startup, telemetry};
@@ -33,6 +36,8 @@ enum Command {
     Clients(Box<ClientsCommand>),
     /// List or rotate token signing keys through the admin API.
     Keys(KeysCommand),
+    /// Import, list, show or delete identities through the admin API.
+    Identities(Box<IdentitiesCommand>),
 }
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
@@ -79,6 +84,7 @@ async fn main() -> ExitCode {
         Command::Migrate(cmd) => cmd.run().await,
         Command::Clients(cmd) => cmd.run().await,
         Command::Keys(cmd) => cmd.run().await,
+        Command::Identities(cmd) => cmd.run().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,7 +8,9 @@ use gatehouse_domain::clock::Clock;
 use gatehouse_domain::secret::{Secret, random_token};
 use gatehouse_domain::store::{Storage, SystemStore};
 use gatehouse_store::{PoolSettings, Store};
-use gatehouse_web::{AppState, RegistrationSettings, Settings, admin_router, public_router, tasks};
+use gatehouse_web::{
+    AppState, IdentitySettings, RegistrationSettings, Settings, admin_router, public_router, tasks,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -102,6 +104,16 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             .clone()
             .map(Secret::new),
         per_ip_per_hour: config.registration_per_ip_per_hour,
+    };
+    settings.identity = IdentitySettings {
+        schemas: config.identity.schemas.clone(),
+        default_schema_id: config.identity.default_schema_id.clone(),
+        hash_params: config.identity.hash_params,
+        password_policy: gatehouse_domain::identity::policy::PasswordPolicy {
+            min_score: config.identity.min_password_score,
+            ..Default::default()
+        },
+        max_concurrent_hashes: config.identity.max_concurrent_hashes,
     };
 
     let storage: Arc<dyn Storage> = Arc::new(store.clone());

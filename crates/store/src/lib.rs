@@ -6,6 +6,7 @@
 //! One trait method is one transaction.
 
 mod flow;
+mod identity;
 mod keys;
 mod migrations;
 mod oauth;

@@ -379,3 +379,273 @@ async fn instance_settings_keep_the_first_value() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Identities
+// ---------------------------------------------------------------------------------------------
+
+mod identities {
+    use super::{NOW, stores};
+    use gatehouse_domain::identity::password::{HashParams, PasswordHash, hash_password};
+    use gatehouse_domain::identity::schema::SchemaRegistry;
+    use gatehouse_domain::identity::store::{IdentityFilter, IdentityStore};
+    use gatehouse_domain::identity::{Identity, IdentityState};
+    use gatehouse_domain::ids::TenantId;
+    use gatehouse_domain::store::StoreError;
+    use serde_json::json;
+    use time::{Duration, OffsetDateTime};
+
+    fn person(email: &str, at: OffsetDateTime) -> (Identity, Vec<String>) {
+        let traits = json!({"email": email, "first_name": "Ada"});
+        let facts = SchemaRegistry::with_default()
+            .validate("default", &traits)
+            .expect("valid traits");
+        let identity = Identity::new(TenantId::DEFAULT, "default", traits, &facts, at);
+        (identity, facts.identifiers)
+    }
+
+    fn bcrypt_hash() -> PasswordHash {
+        let parts = bcrypt::hash_with_salt("imported password", 4, *b"0123456789abcdef")
+            .expect("hashes");
+        PasswordHash::parse(&parts.format_for_version(bcrypt::Version::TwoB)).expect("parses")
+    }
+
+    #[tokio::test]
+    async fn identities_round_trip_with_addresses_metadata_and_password() {
+        for store in stores("identities").await {
+            let (mut identity, identifiers) = person("ada@example.com", NOW);
+            identity.metadata_public = Some(json!({"plan": "pro"}));
+            identity.metadata_admin = Some(json!({"crm": 42}));
+            identity.mark_verified("ada@example.com", NOW);
+            let hash = bcrypt_hash();
+            store
+                .insert_identity(&identity, &identifiers, Some(&hash))
+                .await
+                .expect("inserts");
+
+            let found = store
+                .find_identity(TenantId::DEFAULT, identity.id)
+                .await
+                .expect("reads")
+                .expect("exists");
+            assert_eq!(found, identity, "{}", store.backend_name());
+            assert!(found.verifiable_addresses[0].verified);
+            assert_eq!(found.recovery_addresses[0].value, "ada@example.com");
+
+            let (by_identifier, stored) = store
+                .find_identity_by_identifier(TenantId::DEFAULT, "ada@example.com")
+                .await
+                .expect("reads")
+                .expect("exists");
+            assert_eq!(by_identifier, identity);
+            assert_eq!(stored, Some(hash));
+            assert!(
+                store
+                    .find_identity_by_identifier(TenantId::DEFAULT, "nobody@example.com")
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+            assert!(
+                store
+                    .find_identity(TenantId::DEFAULT, uuid::Uuid::new_v4())
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_taken_identifier_is_a_conflict_and_writes_nothing() {
+        for store in stores("identity_conflict").await {
+            let (first, identifiers) = person("ada@example.com", NOW);
+            store
+                .insert_identity(&first, &identifiers, None)
+                .await
+                .expect("inserts");
+            let (second, identifiers) = person("ada@example.com", NOW);
+            match store.insert_identity(&second, &identifiers, None).await {
+                Err(StoreError::Conflict { constraint }) => {
+                    assert_eq!(constraint, "identity_identifier", "{}", store.backend_name());
+                }
+                other => panic!("expected a conflict, got {other:?}"),
+            }
+            assert!(
+                store
+                    .find_identity(TenantId::DEFAULT, second.id)
+                    .await
+                    .expect("reads")
+                    .is_none(),
+                "the transaction rolled back"
+            );
+            // Changing another identity's email to the taken one conflicts too.
+            let (mut third, identifiers) = person("grace@example.com", NOW);
+            store
+                .insert_identity(&third, &identifiers, None)
+                .await
+                .expect("inserts");
+            third.traits = json!({"email": "ada@example.com"});
+            let conflict = store
+                .update_identity(&third, &["ada@example.com".to_owned()])
+                .await;
+            assert!(matches!(conflict, Err(StoreError::Conflict { .. })), "{conflict:?}");
+            let kept = store
+                .find_identity_by_identifier(TenantId::DEFAULT, "grace@example.com")
+                .await
+                .expect("reads");
+            assert!(kept.is_some(), "the failed update changed nothing");
+        }
+    }
+
+    #[tokio::test]
+    async fn updates_replace_traits_identifiers_addresses_and_password() {
+        for store in stores("identity_update").await {
+            let (mut identity, identifiers) = person("ada@example.com", NOW);
+            store
+                .insert_identity(&identity, &identifiers, None)
+                .await
+                .expect("inserts");
+            let later = NOW + Duration::minutes(5);
+            let traits = json!({"email": "ada@lovelace.example"});
+            let facts = SchemaRegistry::with_default()
+                .validate("default", &traits)
+                .expect("valid");
+            identity.traits = traits;
+            identity.state = IdentityState::Inactive;
+            identity.metadata_admin = Some(json!({"note": "moved"}));
+            identity.updated_at = later;
+            identity.set_addresses(&facts, later);
+            let hash = hash_password(&HashParams::default(), "a new password").expect("hashes");
+            store
+                .update_identity_with_password(&identity, &facts.identifiers, &hash)
+                .await
+                .expect("updates");
+            assert!(
+                store
+                    .find_identity_by_identifier(TenantId::DEFAULT, "ada@example.com")
+                    .await
+                    .expect("reads")
+                    .is_none(),
+                "the old identifier is gone"
+            );
+            let (found, stored) = store
+                .find_identity_by_identifier(TenantId::DEFAULT, "ada@lovelace.example")
+                .await
+                .expect("reads")
+                .expect("found by the new identifier");
+            assert_eq!(found, identity);
+            assert_eq!(found.state, IdentityState::Inactive);
+            assert_eq!(stored, Some(hash));
+
+            let upgraded = bcrypt_hash();
+            store
+                .update_password_hash(TenantId::DEFAULT, identity.id, &upgraded, later)
+                .await
+                .expect("sets");
+            let (_, stored) = store
+                .find_identity_by_identifier(TenantId::DEFAULT, "ada@lovelace.example")
+                .await
+                .expect("reads")
+                .expect("found");
+            assert_eq!(stored, Some(upgraded.clone()));
+
+            let (ghost, ghost_ids) = person("ghost@example.com", NOW);
+            assert!(matches!(
+                store.update_identity(&ghost, &ghost_ids).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(
+                store
+                    .update_password_hash(TenantId::DEFAULT, ghost.id, &upgraded, later)
+                    .await,
+                Err(StoreError::NotFound)
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn identities_list_by_page_and_identifier() {
+        for store in stores("identity_list").await {
+            let mut ids = Vec::new();
+            for n in 0..5 {
+                let (identity, identifiers) =
+                    person(&format!("user{n}@example.com"), NOW + Duration::seconds(n));
+                store
+                    .insert_identity(&identity, &identifiers, None)
+                    .await
+                    .expect("inserts");
+                ids.push(identity.id);
+            }
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .list_identities(
+                        TenantId::DEFAULT,
+                        &IdentityFilter {
+                            identifier: None,
+                            after,
+                            limit: 2,
+                        },
+                    )
+                    .await
+                    .expect("lists");
+                assert!(page.identities.len() <= 2);
+                seen.extend(page.identities.iter().map(|i| i.id));
+                assert!(page.identities.iter().all(|i| !i.verifiable_addresses.is_empty()));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, ids, "{}: every identity once, in creation order", store.backend_name());
+
+            let page = store
+                .list_identities(
+                    TenantId::DEFAULT,
+                    &IdentityFilter {
+                        identifier: Some("user3@example.com".into()),
+                        ..IdentityFilter::default()
+                    },
+                )
+                .await
+                .expect("lists");
+            assert_eq!(page.identities.len(), 1);
+            assert_eq!(page.identities[0].id, ids[3]);
+            assert!(page.next.is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn deleting_an_identity_removes_its_identifiers_and_credentials() {
+        for store in stores("identity_delete").await {
+            let (identity, identifiers) = person("ada@example.com", NOW);
+            store
+                .insert_identity(&identity, &identifiers, Some(&bcrypt_hash()))
+                .await
+                .expect("inserts");
+            store
+                .delete_identity(TenantId::DEFAULT, identity.id)
+                .await
+                .expect("deletes");
+            assert!(matches!(
+                store.delete_identity(TenantId::DEFAULT, identity.id).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(
+                store
+                    .find_identity_by_identifier(TenantId::DEFAULT, "ada@example.com")
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+            // The identifier is free again.
+            let (again, identifiers) = person("ada@example.com", NOW);
+            store
+                .insert_identity(&again, &identifiers, None)
+                .await
+                .expect("the identifier can be reused");
+        }
+    }
+}

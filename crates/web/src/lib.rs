@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod health;
+pub mod identity;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;
@@ -16,4 +17,4 @@ pub mod state;
 pub mod tasks;
 
 pub use router::{admin_router, public_router};
-pub use state::{AppState, RegistrationSettings, Settings};
+pub use state::{AppState, IdentitySettings, RegistrationSettings, Settings};

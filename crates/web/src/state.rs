@@ -1,5 +1,6 @@
 //! Explicit application state: everything a handler needs, built once by the server.
 
+use crate::identity::password::Passwords;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::oauth::clients::ClientCache;
@@ -7,6 +8,9 @@ use crate::rate_limit::RateLimiter;
 use axum::body::Bytes;
 use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::clock::Clock;
+use gatehouse_domain::identity::password::HashParams;
+use gatehouse_domain::identity::policy::PasswordPolicy;
+use gatehouse_domain::identity::schema::{DEFAULT_SCHEMA_ID, SchemaRegistry};
 use gatehouse_domain::secret::Secret;
 use gatehouse_domain::store::Storage;
 use std::sync::Arc;
@@ -20,6 +24,32 @@ pub struct RegistrationSettings {
     pub initial_access_token: Option<Secret>,
     /// Registrations per IP address per hour.
     pub per_ip_per_hour: u32,
+}
+
+/// Identity schemas and password hashing.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// Every configured identity schema, compiled (the built-in `default` included).
+    pub schemas: Arc<SchemaRegistry>,
+    /// The schema of identities created without a `schema_id`.
+    pub default_schema_id: String,
+    pub hash_params: HashParams,
+    /// The policy for passwords people choose (admins may set any password of the minimum length).
+    pub password_policy: PasswordPolicy,
+    /// Password hashes computed at once; the rest wait.
+    pub max_concurrent_hashes: usize,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        Self {
+            schemas: Arc::new(SchemaRegistry::with_default()),
+            default_schema_id: DEFAULT_SCHEMA_ID.to_owned(),
+            hash_params: HashParams::default(),
+            password_policy: PasswordPolicy::default(),
+            max_concurrent_hashes: std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
 }
 
 /// What the web layer needs to know from the configuration.
@@ -40,6 +70,7 @@ pub struct Settings {
     /// How long a node trusts its cached copy of a client changed on another node.
     pub client_cache_ttl: std::time::Duration,
     pub max_body_bytes: usize,
+    pub identity: IdentitySettings,
 }
 
 impl Settings {
@@ -60,6 +91,7 @@ impl Settings {
             },
             client_cache_ttl: std::time::Duration::from_secs(5),
             max_body_bytes: 64 * 1024,
+            identity: IdentitySettings::default(),
         }
     }
 
@@ -94,6 +126,10 @@ pub struct Services {
     pub client_auth_failures: Arc<RateLimiter>,
     /// The discovery document, serialized once: it depends only on the settings.
     pub discovery: Bytes,
+    /// Password hashing and verification on a bounded blocking pool.
+    pub passwords: Passwords,
+    /// The compiled identity schemas.
+    pub schemas: Arc<SchemaRegistry>,
 }
 
 impl AppState {
@@ -113,6 +149,12 @@ impl AppState {
                 Duration::hours(1),
             )),
             client_auth_failures: Arc::new(RateLimiter::new(20, Duration::minutes(1))),
+            passwords: Passwords::new(
+                settings.identity.hash_params,
+                settings.identity.password_policy.clone(),
+                settings.identity.max_concurrent_hashes,
+            ),
+            schemas: settings.identity.schemas.clone(),
             store,
             clock,
             cipher,

@@ -55,12 +55,14 @@ impl AdminClient {
         })
     }
 
-    pub async fn call(
+    /// Sends a request and returns the status, headers and JSON body whatever the status;
+    /// only a transport failure or a 401 is an error.
+    pub async fn send(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
-    ) -> anyhow::Result<Option<Value>> {
+    ) -> anyhow::Result<Answer> {
         let url = format!("{}{path}", self.endpoint);
         let mut request = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(body) = body {
@@ -71,27 +73,58 @@ impl AdminClient {
             .await
             .with_context(|| format!("cannot reach the admin API at {}", self.endpoint))?;
         let status = response.status();
-        if status == StatusCode::NO_CONTENT {
-            return Ok(None);
+        let headers = response.headers().clone();
+        if status == StatusCode::UNAUTHORIZED {
+            bail!("the admin API refused the token (401): check GATEHOUSE_ADMIN_TOKEN");
         }
         let text = response
             .text()
             .await
             .context("cannot read the admin API answer")?;
-        if status.is_success() {
-            return Ok(Some(
-                serde_json::from_str(&text).context("the admin API answered with invalid JSON")?,
-            ));
+        let body = if status == StatusCode::NO_CONTENT || text.is_empty() {
+            None
+        } else if status.is_success() {
+            Some(serde_json::from_str(&text).context("the admin API answered with invalid JSON")?)
+        } else {
+            Some(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        };
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Option<Value>> {
+        let answer = self.send(method, path, body).await?;
+        if answer.status.is_success() {
+            return Ok(answer.body);
         }
-        let reason = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["error"]["reason"].as_str().map(str::to_owned))
-            .unwrap_or(text);
-        match status {
-            StatusCode::UNAUTHORIZED => {
-                bail!("the admin API refused the token (401): check GATEHOUSE_ADMIN_TOKEN")
-            }
-            _ => bail!("{} ({})", reason, status.as_u16()),
+        bail!("{} ({})", answer.reason(), answer.status.as_u16())
+    }
+}
+
+/// An admin API answer.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Option<Value>,
+}
+
+impl Answer {
+    /// The `reason` of an error body, or the body as text.
+    pub fn reason(&self) -> String {
+        match &self.body {
+            Some(Value::String(text)) => text.clone(),
+            Some(body) => body["error"]["reason"]
+                .as_str()
+                .map_or_else(|| body.to_string(), str::to_owned),
+            None => format!("status {}", self.status.as_u16()),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! HTTP. Every test runs on SQLite and, when `GATEHOUSE_TEST_POSTGRES_URL` is set, on PostgreSQL.
 
 mod admin_clients;
+mod admin_identities;
 mod bad_input;
 mod cli;
 mod gateway;

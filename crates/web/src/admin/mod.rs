@@ -2,6 +2,7 @@
 //! `Authorization: Bearer <admin token>`, compared in constant time.
 
 pub mod clients;
+pub mod identities;
 pub mod json_patch;
 pub mod keys;
 
@@ -24,6 +25,17 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .put(clients::replace)
                 .patch(clients::patch)
                 .delete(clients::delete),
+        )
+        .route(
+            "/admin/identities",
+            get(identities::list).post(identities::create),
+        )
+        .route(
+            "/admin/identities/{id}",
+            get(identities::get)
+                .put(identities::put)
+                .patch(identities::patch)
+                .delete(identities::delete),
         )
         .route("/admin/keys", get(keys::list))
         .route("/admin/keys/rotate", post(keys::rotate))
