@@ -6,11 +6,15 @@
 //! store traits each feature needs. `gatehouse-store` implements those traits; `gatehouse-web`
 //! calls the rules.
 
+pub mod audit;
 pub mod cipher;
 pub mod clock;
+pub mod courier;
 pub mod gateway;
 pub mod ids;
+pub mod ip_ban;
 pub mod keys;
 pub mod oauth;
 pub mod secret;
 pub mod store;
+pub mod throttle;

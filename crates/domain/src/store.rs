@@ -42,6 +42,10 @@ pub trait Storage:
     + crate::oauth::store::ClientStore
     + crate::oauth::store::TokenStore
     + crate::keys::KeyStore
+    + crate::audit::AuditStore
+    + crate::courier::CourierStore
+    + crate::throttle::ThrottleStore
+    + crate::ip_ban::IpBanStore
 {
 }
 
@@ -51,5 +55,9 @@ impl<T> Storage for T where
         + crate::oauth::store::ClientStore
         + crate::oauth::store::TokenStore
         + crate::keys::KeyStore
+        + crate::audit::AuditStore
+        + crate::courier::CourierStore
+        + crate::throttle::ThrottleStore
+        + crate::ip_ban::IpBanStore
 {
 }

@@ -98,6 +98,18 @@ struct FileConfig {
     oauth2: OAuth2File,
     #[serde(default)]
     database: DatabaseFile,
+    #[serde(default)]
+    throttling: ThrottlingFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThrottlingFile {
+    login_failures_per_identifier: Option<u32>,
+    login_failures_per_ip: Option<u32>,
+    login_failure_window: Option<String>,
+    login_max_backoff: Option<String>,
+    self_service_per_ip_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +192,8 @@ pub struct Config {
     pub registration_enabled: bool,
     pub registration_initial_access_token: Option<String>,
     pub registration_per_ip_per_hour: u32,
+    /// `[throttling]`: failed logins per identifier and per address, and the self-service budget.
+    pub throttling: gatehouse_web::throttle::ThrottleSettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -213,6 +227,36 @@ fn duration(name: &str, value: Option<&str>, default: Duration) -> anyhow::Resul
             Ok(d)
         }
     }
+}
+
+/// `[throttling]`, over the defaults of DESIGN.md §2.
+fn throttling(file: &ThrottlingFile) -> anyhow::Result<gatehouse_web::throttle::ThrottleSettings> {
+    let mut t = gatehouse_web::throttle::ThrottleSettings::default();
+    let window = duration(
+        "throttling.login_failure_window",
+        file.login_failure_window.as_deref(),
+        t.per_identifier.window,
+    )?;
+    let max_backoff = duration(
+        "throttling.login_max_backoff",
+        file.login_max_backoff.as_deref(),
+        t.per_identifier.max_backoff,
+    )?;
+    for policy in [&mut t.per_identifier, &mut t.per_ip] {
+        policy.window = window;
+        policy.max_backoff = max_backoff;
+    }
+    t.per_identifier.limit = file
+        .login_failures_per_identifier
+        .unwrap_or(t.per_identifier.limit);
+    t.per_ip.limit = file.login_failures_per_ip.unwrap_or(t.per_ip.limit);
+    t.self_service_per_ip_per_minute = file
+        .self_service_per_ip_per_minute
+        .unwrap_or(t.self_service_per_ip_per_minute);
+    if t.per_identifier.limit == 0 || t.per_ip.limit == 0 || t.self_service_per_ip_per_minute == 0 {
+        bail!("throttling limits must be at least 1");
+    }
+    Ok(t)
 }
 
 /// Whether a URL points at this machine (where plain HTTP is acceptable).
@@ -341,7 +385,9 @@ impl Config {
         if access_token_lifespan > max_token_lifespan || id_token_lifespan > max_token_lifespan {
             bail!("oauth2.max_token_lifespan must be at least the access and ID token lifespans");
         }
+        let throttling = throttling(&file.throttling)?;
         Ok(Self {
+            throttling,
             dev,
             database_url,
             max_connections: file.database.max_connections.unwrap_or(16).max(1),
@@ -512,6 +558,18 @@ mod tests {
             "https://file.example/"
         );
         assert_eq!(config.access_token_lifespan, Duration::minutes(15));
+        std::fs::write(
+            &path,
+            "[throttling]\nlogin_failures_per_identifier = 3\nlogin_failure_window = \"5m\"\nself_service_per_ip_per_minute = 7\n",
+        )
+        .expect("writes");
+        let t = Config::load(&a).expect("valid").throttling;
+        assert_eq!(t.per_identifier.limit, 3);
+        assert_eq!(t.per_ip.limit, 20);
+        assert_eq!(t.per_ip.window, Duration::minutes(5));
+        assert_eq!(t.self_service_per_ip_per_minute, 7);
+        std::fs::write(&path, "[throttling]\nlogin_failures_per_ip = 0\n").expect("writes");
+        assert!(Config::load(&a).is_err());
         std::fs::write(&path, "isuer = \"typo\"\n").expect("writes");
         assert!(Config::load(&a).is_err());
     }

@@ -1,7 +1,9 @@
 //! `gatehouse`: one binary for the identity and OAuth 2.0 server and its management commands.
 
 use clap::{Parser, Subcommand};
-use gatehouse::cli::{clients::ClientsCommand, keys::KeysCommand, migrate::MigrateCommand};
+use gatehouse::cli::{
+    clients::ClientsCommand, ip_bans::IpBansCommand, keys::KeysCommand, migrate::MigrateCommand,
+};
 use gatehouse::config::{Config, ServeArgs};
 use gatehouse::gateway_config::{GatewayArgs, GatewayConfig};
 use gatehouse::{startup, telemetry};
@@ -33,6 +35,8 @@ enum Command {
     Clients(Box<ClientsCommand>),
     /// List or rotate token signing keys through the admin API.
     Keys(KeysCommand),
+    /// List, add or remove IP bans on the public listener through the admin API.
+    IpBans(IpBansCommand),
 }
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
@@ -79,6 +83,7 @@ async fn main() -> ExitCode {
         Command::Migrate(cmd) => cmd.run().await,
         Command::Clients(cmd) => cmd.run().await,
         Command::Keys(cmd) => cmd.run().await,
+        Command::IpBans(cmd) => cmd.run().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

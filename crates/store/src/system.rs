@@ -48,9 +48,12 @@ impl SystemStore for Store {
 }
 
 /// Tables whose rows expire, with the key column that identifies a row.
-const EXPIRING: [(&str, &str); 2] = [
+const EXPIRING: [(&str, &str); 5] = [
     ("oauth2_opaque_tokens", "token_hash"),
     ("oauth2_revoked_tokens", "jti"),
+    ("throttle_failures", "id"),
+    ("throttle_lockouts", "key_hash"),
+    ("ip_bans", "id"),
 ];
 
 #[async_trait]

@@ -1,9 +1,12 @@
 //! Explicit application state: everything a handler needs, built once by the server.
 
+use crate::courier::Courier;
+use crate::ip_ban::IpBanList;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::oauth::clients::ClientCache;
 use crate::rate_limit::RateLimiter;
+use crate::throttle::{LoginThrottle, ThrottleSettings};
 use axum::body::Bytes;
 use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::clock::Clock;
@@ -40,6 +43,10 @@ pub struct Settings {
     /// How long a node trusts its cached copy of a client changed on another node.
     pub client_cache_ttl: std::time::Duration,
     pub max_body_bytes: usize,
+    /// Login throttling and the self-service budget.
+    pub throttling: ThrottleSettings,
+    /// Whether an SMTP server delivers the courier outbox (otherwise messages stay queued).
+    pub smtp_configured: bool,
 }
 
 impl Settings {
@@ -60,6 +67,8 @@ impl Settings {
             },
             client_cache_ttl: std::time::Duration::from_secs(5),
             max_body_bytes: 64 * 1024,
+            throttling: ThrottleSettings::default(),
+            smtp_configured: false,
         }
     }
 
@@ -94,6 +103,14 @@ pub struct Services {
     pub client_auth_failures: Arc<RateLimiter>,
     /// The discovery document, serialized once: it depends only on the settings.
     pub discovery: Bytes,
+    /// Failed logins per identifier and address, shared by all nodes through the database.
+    pub login_throttle: LoginThrottle,
+    /// POSTs under `/self-service/` per client address (per node).
+    pub self_service_limiter: Arc<RateLimiter>,
+    /// This node's copy of the IP bans.
+    pub ip_bans: Arc<IpBanList>,
+    /// Courier templates and delivery mode.
+    pub courier: Arc<Courier>,
 }
 
 impl AppState {
@@ -113,6 +130,13 @@ impl AppState {
                 Duration::hours(1),
             )),
             client_auth_failures: Arc::new(RateLimiter::new(20, Duration::minutes(1))),
+            login_throttle: LoginThrottle::new(store.clone(), settings.throttling),
+            self_service_limiter: Arc::new(RateLimiter::new(
+                settings.throttling.self_service_per_ip_per_minute,
+                Duration::minutes(1),
+            )),
+            ip_bans: Arc::new(IpBanList::new()),
+            courier: Arc::new(Courier::new(settings.smtp_configured)),
             store,
             clock,
             cipher,

@@ -3,5 +3,6 @@
 
 pub mod admin_client;
 pub mod clients;
+pub mod ip_bans;
 pub mod keys;
 pub mod migrate;

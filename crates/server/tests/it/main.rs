@@ -2,13 +2,17 @@
 //! HTTP. Every test runs on SQLite and, when `GATEHOUSE_TEST_POSTGRES_URL` is set, on PostgreSQL.
 
 mod admin_clients;
+mod audit;
 mod bad_input;
 mod cli;
+mod courier;
 mod gateway;
 mod health;
 mod introspection;
+mod ip_bans;
 mod keys;
 mod nodes;
 mod registration;
 mod support;
+mod throttle;
 mod token;
