@@ -21,3 +21,61 @@ pub async fn insert<S: AuditStore + ?Sized>(store: &S, event: &AuditEvent) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_domain::audit::{AuditEventType, AuditFilter, AuditResult};
+    use gatehouse_domain::ids::TenantId;
+    use gatehouse_domain::store::{StoreError, StoreResult};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A store whose database is down.
+    #[derive(Default)]
+    struct Down {
+        attempts: AtomicU32,
+    }
+
+    impl AuditStore for Down {
+        fn insert_audit_event<'a, 'b, 'c>(
+            &'a self,
+            _: &'b AuditEvent,
+        ) -> std::pin::Pin<Box<dyn Future<Output = StoreResult<()>> + Send + 'c>>
+        where
+            'a: 'c,
+            'b: 'c,
+        {
+            self.attempts.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Err(StoreError::Backend("connection refused".into())) })
+        }
+
+        fn list_audit_events<'a, 'b, 'c>(
+            &'a self,
+            _: TenantId,
+            _: &'b AuditFilter,
+        ) -> std::pin::Pin<Box<dyn Future<Output = StoreResult<Vec<AuditEvent>>> + Send + 'c>>
+        where
+            'a: 'c,
+            'b: 'c,
+        {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_is_absorbed() {
+        let store = Down::default();
+        let event = AuditEvent::new(
+            TenantId::DEFAULT,
+            AuditEventType::LoginFailed,
+            AuditResult::Failure,
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
+        insert(&store, &event).await;
+        assert_eq!(
+            store.attempts.load(Ordering::SeqCst),
+            1,
+            "the insert was tried once"
+        );
+    }
+}

@@ -19,10 +19,13 @@ use tokio::sync::Notify;
 /// How often every node re-reads the bans (a change on another node reaches it within this).
 pub const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// A banned network and the end of its ban (`None`: until removed).
+type Ban = (IpNet, Option<OffsetDateTime>);
+
 /// This node's copy of the bans in force.
 #[derive(Debug, Default)]
 pub struct IpBanList {
-    bans: RwLock<Arc<Vec<(IpNet, Option<OffsetDateTime>)>>>,
+    bans: RwLock<Arc<Vec<Ban>>>,
     /// Wakes the reload loop early.
     pub changed: Notify,
 }
@@ -38,7 +41,7 @@ impl IpBanList {
         store: &S,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        let bans: Vec<(IpNet, Option<OffsetDateTime>)> = store
+        let bans: Vec<Ban> = store
             .list_active_ip_bans(now)
             .await?
             .into_iter()

@@ -52,6 +52,7 @@ async fn lists_audit_events_by_identity_type_and_time() {
             }
             audit::record(state, event).await;
         }
+        app.clock.advance(time::Duration::seconds(10));
         audit::record(
             state,
             AuditEvent::new(

@@ -43,6 +43,7 @@ async fn admin_api_adds_lists_and_removes_bans() {
         assert_eq!(created["reason"], "credential stuffing");
         assert_eq!(created["active"], true);
         assert!(created["expires_at"].is_string());
+        app.clock.advance(time::Duration::seconds(1));
         let (status, v6) = ban(&app, json!({"cidr": "2001:db8::/32"})).await;
         assert_eq!(status, StatusCode::CREATED, "{v6}");
         assert_eq!(v6["expires_at"], Value::Null);
@@ -99,6 +100,7 @@ async fn admin_api_adds_lists_and_removes_bans() {
             assert!(reason.contains(field), "{field}: {reason}");
         }
 
+        app.clock.advance(time::Duration::seconds(1));
         let id = created["id"].as_str().expect("id");
         let delete = |id: String| {
             app.admin_request(Method::DELETE, &format!("/admin/ip-bans/{id}"))
