@@ -6,8 +6,8 @@
 use crate::ids::TenantId;
 use crate::secret::TokenHash;
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 use std::collections::BTreeMap;
+use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -371,7 +371,10 @@ mod tests {
     #[test]
     fn accepts_the_right_code() {
         let mut p = pending("123456", true);
-        assert!(matches!(p.check_code(FLOW, " 123456 "), CodeCheck::Accepted(_)));
+        assert!(matches!(
+            p.check_code(FLOW, " 123456 "),
+            CodeCheck::Accepted(_)
+        ));
     }
 
     #[test]

@@ -6,13 +6,17 @@
 //! store traits each feature needs. `gatehouse-store` implements those traits; `gatehouse-web`
 //! calls the rules.
 
+pub mod audit;
 pub mod cipher;
 pub mod clock;
+pub mod courier;
 pub mod flow;
 pub mod gateway;
 pub mod identity;
 pub mod ids;
+pub mod ip_ban;
 pub mod keys;
 pub mod oauth;
 pub mod secret;
 pub mod store;
+pub mod throttle;

@@ -42,8 +42,12 @@ pub trait Storage:
     + crate::oauth::store::ClientStore
     + crate::oauth::store::TokenStore
     + crate::keys::KeyStore
-        + crate::flow::FlowStore
+    + crate::flow::FlowStore
     + crate::identity::store::IdentityStore
+    + crate::audit::AuditStore
+    + crate::courier::CourierStore
+    + crate::throttle::ThrottleStore
+    + crate::ip_ban::IpBanStore
 {
 }
 
@@ -54,6 +58,10 @@ impl<T> Storage for T where
         + crate::oauth::store::TokenStore
         + crate::keys::KeyStore
         + crate::flow::FlowStore
-    + crate::identity::store::IdentityStore
+        + crate::identity::store::IdentityStore
+        + crate::audit::AuditStore
+        + crate::courier::CourierStore
+        + crate::throttle::ThrottleStore
+        + crate::ip_ban::IpBanStore
 {
 }

@@ -106,6 +106,8 @@ struct FileConfig {
     identity: IdentityFile,
     #[serde(default)]
     passwords: PasswordsFile,
+    #[serde(default)]
+    throttling: ThrottlingFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,6 +127,16 @@ struct PasswordsFile {
     iterations: Option<u32>,
     parallelism: Option<u32>,
     max_concurrent: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThrottlingFile {
+    login_failures_per_identifier: Option<u32>,
+    login_failures_per_ip: Option<u32>,
+    login_failure_window: Option<String>,
+    login_max_backoff: Option<String>,
+    self_service_per_ip_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -214,10 +226,7 @@ pub fn load_schemas(
             _ => path.clone(),
         };
         let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "cannot read identity schema {id:?} from {}",
-                path.display()
-            )
+            format!("cannot read identity schema {id:?} from {}", path.display())
         })?;
         registry
             .insert_str(id, &text)
@@ -311,6 +320,8 @@ pub struct Config {
     pub registration_initial_access_token: Option<String>,
     pub registration_per_ip_per_hour: u32,
     pub identity: IdentityConfig,
+    /// `[throttling]`: failed logins per identifier and per address, and the self-service budget.
+    pub throttling: gatehouse_web::throttle::ThrottleSettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -344,6 +355,36 @@ fn duration(name: &str, value: Option<&str>, default: Duration) -> anyhow::Resul
             Ok(d)
         }
     }
+}
+
+/// `[throttling]`, over the defaults of DESIGN.md §2.
+fn throttling(file: &ThrottlingFile) -> anyhow::Result<gatehouse_web::throttle::ThrottleSettings> {
+    let mut t = gatehouse_web::throttle::ThrottleSettings::default();
+    let window = duration(
+        "throttling.login_failure_window",
+        file.login_failure_window.as_deref(),
+        t.per_identifier.window,
+    )?;
+    let max_backoff = duration(
+        "throttling.login_max_backoff",
+        file.login_max_backoff.as_deref(),
+        t.per_identifier.max_backoff,
+    )?;
+    for policy in [&mut t.per_identifier, &mut t.per_ip] {
+        policy.window = window;
+        policy.max_backoff = max_backoff;
+    }
+    t.per_identifier.limit = file
+        .login_failures_per_identifier
+        .unwrap_or(t.per_identifier.limit);
+    t.per_ip.limit = file.login_failures_per_ip.unwrap_or(t.per_ip.limit);
+    t.self_service_per_ip_per_minute = file
+        .self_service_per_ip_per_minute
+        .unwrap_or(t.self_service_per_ip_per_minute);
+    if t.per_identifier.limit == 0 || t.per_ip.limit == 0 || t.self_service_per_ip_per_minute == 0 {
+        bail!("throttling limits must be at least 1");
+    }
+    Ok(t)
 }
 
 /// Whether a URL points at this machine (where plain HTTP is acceptable).
@@ -472,7 +513,9 @@ impl Config {
         if access_token_lifespan > max_token_lifespan || id_token_lifespan > max_token_lifespan {
             bail!("oauth2.max_token_lifespan must be at least the access and ID token lifespans");
         }
+        let throttling = throttling(&file.throttling)?;
         Ok(Self {
+            throttling,
             dev,
             database_url,
             max_connections: file.database.max_connections.unwrap_or(16).max(1),
@@ -659,10 +702,16 @@ mod tests {
 
         std::fs::write(dir.join("staff.json"), "{\"type\": ").expect("writes");
         let err = format!("{:#}", Config::load(&a).expect_err("broken schema"));
-        assert!(err.contains("staff.json") && err.contains("not valid JSON"), "{err}");
+        assert!(
+            err.contains("staff.json") && err.contains("not valid JSON"),
+            "{err}"
+        );
         std::fs::remove_file(dir.join("staff.json")).expect("removes");
         let err = format!("{:#}", Config::load(&a).expect_err("missing schema"));
-        assert!(err.contains("cannot read identity schema \"staff\""), "{err}");
+        assert!(
+            err.contains("cannot read identity schema \"staff\""),
+            "{err}"
+        );
 
         std::fs::write(&path, "[passwords]\nmemory_kib = 1024\n").expect("writes");
         let err = format!("{:#}", Config::load(&a).expect_err("weak"));
@@ -691,6 +740,18 @@ mod tests {
             "https://file.example/"
         );
         assert_eq!(config.access_token_lifespan, Duration::minutes(15));
+        std::fs::write(
+            &path,
+            "[throttling]\nlogin_failures_per_identifier = 3\nlogin_failure_window = \"5m\"\nself_service_per_ip_per_minute = 7\n",
+        )
+        .expect("writes");
+        let t = Config::load(&a).expect("valid").throttling;
+        assert_eq!(t.per_identifier.limit, 3);
+        assert_eq!(t.per_ip.limit, 20);
+        assert_eq!(t.per_ip.window, Duration::minutes(5));
+        assert_eq!(t.self_service_per_ip_per_minute, 7);
+        std::fs::write(&path, "[throttling]\nlogin_failures_per_ip = 0\n").expect("writes");
+        assert!(Config::load(&a).is_err());
         std::fs::write(&path, "isuer = \"typo\"\n").expect("writes");
         assert!(Config::load(&a).is_err());
     }

@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use gatehouse::cli::{
-    clients::ClientsCommand, identities::IdentitiesCommand, keys::KeysCommand,
-    migrate::MigrateCommand,
+    clients::ClientsCommand, identities::IdentitiesCommand, ip_bans::IpBansCommand,
+    keys::KeysCommand, migrate::MigrateCommand,
 };
 use gatehouse::config::{Config, ServeArgs};
 use gatehouse::gateway_config::{GatewayArgs, GatewayConfig};
@@ -38,6 +38,8 @@ enum Command {
     Keys(KeysCommand),
     /// Import, list, show or delete identities through the admin API.
     Identities(Box<IdentitiesCommand>),
+    /// List, add or remove IP bans on the public listener through the admin API.
+    IpBans(IpBansCommand),
 }
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
@@ -85,6 +87,7 @@ async fn main() -> ExitCode {
         Command::Clients(cmd) => cmd.run().await,
         Command::Keys(cmd) => cmd.run().await,
         Command::Identities(cmd) => cmd.run().await,
+        Command::IpBans(cmd) => cmd.run().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

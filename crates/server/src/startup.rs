@@ -115,6 +115,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         },
         max_concurrent_hashes: config.identity.max_concurrent_hashes,
     };
+    settings.throttling = config.throttling;
+    settings.smtp_configured = config.smtp_url.is_some();
 
     let storage: Arc<dyn Storage> = Arc::new(store.clone());
     let state = AppState::new(storage, clock, cipher, settings);
@@ -123,11 +125,17 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         .ensure(state.store.as_ref(), &state.cipher, state.now())
         .await
         .context("cannot load signing keys")?;
+    state
+        .ip_bans
+        .reload(state.store.as_ref(), state.now())
+        .await
+        .context("cannot load IP bans")?;
 
     let mut lifecycle = Lifecycle::new();
     lifecycle.serve(public, public_router(&state), "public");
     lifecycle.serve(admin, admin_router(&state), "admin");
     lifecycle.spawn(tasks::reload_keys(state.clone(), lifecycle.stopping()));
+    lifecycle.spawn(tasks::reload_ip_bans(state.clone(), lifecycle.stopping()));
     lifecycle.spawn(tasks::cleanup(
         state.clone(),
         config.cleanup_interval.unsigned_abs(),

@@ -5,12 +5,16 @@
 //! dispatched by `with_pool!`; a per-backend constant appears only where the dialects differ.
 //! One trait method is one transaction.
 
+mod audit;
+mod courier;
 mod flow;
 mod identity;
+mod ip_ban;
 mod keys;
 mod migrations;
 mod oauth;
 mod system;
+mod throttle;
 mod ts;
 
 pub use migrations::MigrationStatus;

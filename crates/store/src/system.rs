@@ -48,10 +48,13 @@ impl SystemStore for Store {
 }
 
 /// Tables whose rows expire, with the key column that identifies a row.
-const EXPIRING: [(&str, &str); 3] = [
+const EXPIRING: [(&str, &str); 6] = [
     ("selfservice_flows", "id"),
     ("oauth2_opaque_tokens", "token_hash"),
     ("oauth2_revoked_tokens", "jti"),
+    ("throttle_failures", "id"),
+    ("throttle_lockouts", "key_hash"),
+    ("ip_bans", "id"),
 ];
 
 #[async_trait]

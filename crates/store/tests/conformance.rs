@@ -405,8 +405,8 @@ mod identities {
     }
 
     fn bcrypt_hash() -> PasswordHash {
-        let parts = bcrypt::hash_with_salt("imported password", 4, *b"0123456789abcdef")
-            .expect("hashes");
+        let parts =
+            bcrypt::hash_with_salt("imported password", 4, *b"0123456789abcdef").expect("hashes");
         PasswordHash::parse(&parts.format_for_version(bcrypt::Version::TwoB)).expect("parses")
     }
 
@@ -467,7 +467,12 @@ mod identities {
             let (second, identifiers) = person("ada@example.com", NOW);
             match store.insert_identity(&second, &identifiers, None).await {
                 Err(StoreError::Conflict { constraint }) => {
-                    assert_eq!(constraint, "identity_identifier", "{}", store.backend_name());
+                    assert_eq!(
+                        constraint,
+                        "identity_identifier",
+                        "{}",
+                        store.backend_name()
+                    );
                 }
                 other => panic!("expected a conflict, got {other:?}"),
             }
@@ -489,7 +494,10 @@ mod identities {
             let conflict = store
                 .update_identity(&third, &["ada@example.com".to_owned()])
                 .await;
-            assert!(matches!(conflict, Err(StoreError::Conflict { .. })), "{conflict:?}");
+            assert!(
+                matches!(conflict, Err(StoreError::Conflict { .. })),
+                "{conflict:?}"
+            );
             let kept = store
                 .find_identity_by_identifier(TenantId::DEFAULT, "grace@example.com")
                 .await
@@ -593,13 +601,22 @@ mod identities {
                     .expect("lists");
                 assert!(page.identities.len() <= 2);
                 seen.extend(page.identities.iter().map(|i| i.id));
-                assert!(page.identities.iter().all(|i| !i.verifiable_addresses.is_empty()));
+                assert!(
+                    page.identities
+                        .iter()
+                        .all(|i| !i.verifiable_addresses.is_empty())
+                );
                 match page.next {
                     Some(next) => after = Some(next),
                     None => break,
                 }
             }
-            assert_eq!(seen, ids, "{}: every identity once, in creation order", store.backend_name());
+            assert_eq!(
+                seen,
+                ids,
+                "{}: every identity once, in creation order",
+                store.backend_name()
+            );
 
             let page = store
                 .list_identities(
@@ -646,6 +663,409 @@ mod identities {
                 .insert_identity(&again, &identifiers, None)
                 .await
                 .expect("the identifier can be reused");
+        }
+    }
+}
+
+// ---- Audit events, courier outbox, login throttling, IP bans ----
+
+mod security {
+    use super::{NOW, stores};
+    use gatehouse_domain::audit::{
+        AuditCursor, AuditEvent, AuditEventType, AuditFilter, AuditResult, AuditStore,
+    };
+    use gatehouse_domain::courier::{CourierFilter, CourierMessage, CourierStore, MessageStatus};
+    use gatehouse_domain::ids::{TenantId, new_row_id};
+    use gatehouse_domain::ip_ban::{IpBan, IpBanStore, IpNet};
+    use gatehouse_domain::store::{CleanupStore, StoreError};
+    use gatehouse_domain::throttle::{ThrottleKey, ThrottleKind, ThrottleStore};
+    use std::collections::HashSet;
+    use time::Duration;
+    use uuid::Uuid;
+
+    fn event(kind: AuditEventType, identity: Option<Uuid>, minutes: i64) -> AuditEvent {
+        let at = NOW + Duration::minutes(minutes);
+        let mut e = AuditEvent::new(TenantId::DEFAULT, kind, AuditResult::Success, at)
+            .actor("self")
+            .client(Some("192.0.2.7"), Some("test-agent"))
+            .details(serde_json::json!({"method": "password"}));
+        e.identity_id = identity;
+        e
+    }
+
+    #[tokio::test]
+    async fn audit_events_filter_by_identity_type_and_time_newest_first() {
+        for store in stores("audit").await {
+            let alice = Uuid::from_u128(0xa);
+            let bob = Uuid::from_u128(0xb);
+            let mut all = vec![
+                event(AuditEventType::LoginFailed, Some(alice), 0),
+                event(AuditEventType::LoginSucceeded, Some(alice), 1),
+                event(AuditEventType::LoginFailed, Some(bob), 2),
+                event(AuditEventType::Logout, Some(alice), 3),
+                event(AuditEventType::IpBanned, None, 4).reason("abuse"),
+            ];
+            // Two events in the same microsecond still page in a stable order.
+            let mut twin = event(AuditEventType::LoginFailed, Some(alice), 3);
+            twin.id = Uuid::from_u128(u128::MAX);
+            all.push(twin.clone());
+            for e in &all {
+                store.insert_audit_event(e).await.expect("inserts");
+            }
+            let other_tenant = TenantId(Uuid::from_u128(99));
+            let list = |filter: AuditFilter| {
+                let store = store.clone();
+                async move {
+                    store
+                        .list_audit_events(TenantId::DEFAULT, &filter)
+                        .await
+                        .expect("lists")
+                }
+            };
+            let everything = list(AuditFilter {
+                limit: 100,
+                ..AuditFilter::default()
+            })
+            .await;
+            assert_eq!(everything.len(), 6, "{}", store.backend_name());
+            assert_eq!(everything[0], all[4], "newest first, round trip");
+            assert!(
+                everything
+                    .windows(2)
+                    .all(|w| (w[0].created_at, w[0].id) > (w[1].created_at, w[1].id))
+            );
+            let alices = list(AuditFilter {
+                identity_id: Some(alice),
+                limit: 100,
+                ..AuditFilter::default()
+            })
+            .await;
+            assert_eq!(alices.len(), 4);
+            let failures = list(AuditFilter {
+                event_type: Some(AuditEventType::LoginFailed),
+                since: Some(NOW + Duration::minutes(1)),
+                until: Some(NOW + Duration::minutes(3)),
+                limit: 100,
+                ..AuditFilter::default()
+            })
+            .await;
+            assert_eq!(failures.len(), 1, "until is exclusive");
+            assert_eq!(failures[0].identity_id, Some(bob));
+            // Pages of two, following the cursor, see every event once.
+            let mut seen = Vec::new();
+            let mut before = None;
+            loop {
+                let page = list(AuditFilter {
+                    before,
+                    limit: 2,
+                    ..AuditFilter::default()
+                })
+                .await;
+                if page.is_empty() {
+                    break;
+                }
+                before = page.last().map(AuditCursor::of);
+                seen.extend(page.into_iter().map(|e| e.id));
+            }
+            assert_eq!(seen, everything.iter().map(|e| e.id).collect::<Vec<_>>());
+            assert!(
+                store
+                    .list_audit_events(
+                        other_tenant,
+                        &AuditFilter {
+                            limit: 10,
+                            ..AuditFilter::default()
+                        }
+                    )
+                    .await
+                    .expect("lists")
+                    .is_empty()
+            );
+        }
+    }
+
+    fn message(recipient: &str, minutes: i64) -> CourierMessage {
+        let at = NOW + Duration::minutes(minutes);
+        CourierMessage::queued(
+            new_row_id(at),
+            TenantId::DEFAULT,
+            recipient,
+            "Subject".into(),
+            format!("body for {recipient}"),
+            "registration_code",
+            at,
+        )
+    }
+
+    #[tokio::test]
+    async fn courier_messages_list_claim_retry_and_abandon() {
+        for store in stores("courier").await {
+            let a = message("a@example.com", 0);
+            let b = message("b@example.com", 1);
+            let c = message("a@example.com", 2);
+            for m in [&a, &b, &c] {
+                store.insert_courier_message(m).await.expect("inserts");
+            }
+            let to_a = store
+                .list_courier_messages(
+                    TenantId::DEFAULT,
+                    &CourierFilter {
+                        recipient: Some("a@example.com".into()),
+                        limit: 10,
+                        ..CourierFilter::default()
+                    },
+                )
+                .await
+                .expect("lists");
+            assert_eq!(
+                to_a.iter().map(|m| m.id).collect::<Vec<_>>(),
+                vec![c.id, a.id]
+            );
+            assert_eq!(to_a[1], a, "round trip");
+
+            // Only due messages are claimed; a claimed one is leased away from other workers.
+            let now = NOW + Duration::minutes(1);
+            let claimed = store
+                .claim_due_messages(now, Duration::minutes(5), 10)
+                .await
+                .expect("claims");
+            assert_eq!(
+                claimed.iter().map(|m| m.id).collect::<Vec<_>>(),
+                vec![a.id, b.id],
+                "{}",
+                store.backend_name()
+            );
+            assert!(claimed.iter().all(|m| m.send_count == 1));
+            assert!(
+                store
+                    .claim_due_messages(now, Duration::minutes(5), 10)
+                    .await
+                    .expect("claims")
+                    .is_empty()
+            );
+
+            store
+                .mark_message_sent(TenantId::DEFAULT, a.id, now)
+                .await
+                .expect("marks");
+            let status = store
+                .mark_message_failed(
+                    TenantId::DEFAULT,
+                    b.id,
+                    "421 try later",
+                    now + Duration::minutes(2),
+                    2,
+                    now,
+                )
+                .await
+                .expect("marks");
+            assert_eq!(status, MessageStatus::Queued);
+            let b_again = store
+                .claim_due_messages(now + Duration::minutes(2), Duration::minutes(5), 10)
+                .await
+                .expect("claims");
+            assert_eq!(
+                b_again.iter().map(|m| m.id).collect::<Vec<_>>(),
+                vec![b.id, c.id]
+            );
+            assert_eq!(b_again[0].send_count, 2);
+            assert_eq!(b_again[0].last_error.as_deref(), Some("421 try later"));
+            let status = store
+                .mark_message_failed(TenantId::DEFAULT, b.id, "550 no such user", now, 2, now)
+                .await
+                .expect("marks");
+            assert_eq!(status, MessageStatus::Abandoned);
+            let sent = store
+                .list_courier_messages(
+                    TenantId::DEFAULT,
+                    &CourierFilter {
+                        status: Some(MessageStatus::Sent),
+                        limit: 10,
+                        ..CourierFilter::default()
+                    },
+                )
+                .await
+                .expect("lists");
+            assert_eq!(sent.iter().map(|m| m.id).collect::<Vec<_>>(), vec![a.id]);
+            assert!(matches!(
+                store
+                    .mark_message_sent(TenantId::DEFAULT, Uuid::nil(), now)
+                    .await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(
+                matches!(
+                    store
+                        .mark_message_failed(TenantId::DEFAULT, b.id, "again", now, 2, now)
+                        .await,
+                    Err(StoreError::NotFound)
+                ),
+                "an abandoned message takes no more failures"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_workers_never_claim_the_same_message() {
+        for store in stores("courier_claims").await {
+            let mut ids = HashSet::new();
+            for i in 0..40 {
+                let m = message(&format!("u{i}@example.com"), 0);
+                ids.insert(m.id);
+                store.insert_courier_message(&m).await.expect("inserts");
+            }
+            let mut workers = Vec::new();
+            for _ in 0..6 {
+                let store = store.clone();
+                workers.push(tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let batch = store
+                            .claim_due_messages(NOW, Duration::minutes(5), 3)
+                            .await
+                            .expect("claims");
+                        if batch.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(batch.into_iter().map(|m| m.id));
+                    }
+                }));
+            }
+            let mut claimed = Vec::new();
+            for w in workers {
+                claimed.extend(w.await.expect("worker"));
+            }
+            let unique: HashSet<Uuid> = claimed.iter().copied().collect();
+            assert_eq!(
+                claimed.len(),
+                40,
+                "{}: no message twice",
+                store.backend_name()
+            );
+            assert_eq!(unique, ids);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_throttle_failures_all_count() {
+        for store in stores("throttle").await {
+            let key = ThrottleKey::new(
+                TenantId::DEFAULT,
+                ThrottleKind::Identifier,
+                "alice@example.com",
+            );
+            let other = ThrottleKey::new(TenantId::DEFAULT, ThrottleKind::Ip, "192.0.2.7");
+            let mut tasks = Vec::new();
+            for i in 0..60 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let at = NOW + Duration::milliseconds(i % 7);
+                    store
+                        .insert_throttle_failure(
+                            TenantId::DEFAULT,
+                            &key,
+                            at,
+                            at + Duration::hours(1),
+                        )
+                        .await
+                }));
+            }
+            for t in tasks {
+                t.await.expect("task").expect("inserts");
+            }
+            store
+                .insert_throttle_failure(TenantId::DEFAULT, &other, NOW, NOW + Duration::minutes(1))
+                .await
+                .expect("inserts");
+            let since = NOW - Duration::minutes(15);
+            assert_eq!(
+                store
+                    .count_throttle_failures(TenantId::DEFAULT, &key, since)
+                    .await
+                    .expect("counts"),
+                60,
+                "{}",
+                store.backend_name()
+            );
+            let newest = store
+                .list_throttle_failures(TenantId::DEFAULT, &key, since, 5)
+                .await
+                .expect("lists");
+            assert_eq!(newest.len(), 5);
+            assert!(newest.windows(2).all(|w| w[0] >= w[1]));
+            assert_eq!(newest[0], NOW + Duration::milliseconds(6));
+            // Cleanup removes failures past their expiry; a success forgets a key at once.
+            store
+                .delete_expired(NOW + Duration::minutes(2), 500)
+                .await
+                .expect("cleans");
+            assert_eq!(
+                store
+                    .count_throttle_failures(TenantId::DEFAULT, &other, since)
+                    .await
+                    .expect("counts"),
+                0
+            );
+            assert_eq!(
+                store
+                    .delete_throttle_failures(TenantId::DEFAULT, &key)
+                    .await
+                    .expect("deletes"),
+                60
+            );
+            assert_eq!(
+                store
+                    .count_throttle_failures(TenantId::DEFAULT, &key, since)
+                    .await
+                    .expect("counts"),
+                0
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn ip_bans_round_trip_expire_and_delete() {
+        for store in stores("ip_bans").await {
+            let forever = IpBan {
+                id: new_row_id(NOW),
+                cidr: IpNet::parse("2001:db8::/32").expect("valid"),
+                reason: Some("abuse".into()),
+                created_at: NOW,
+                expires_at: None,
+            };
+            let brief = IpBan {
+                id: new_row_id(NOW + Duration::seconds(1)),
+                cidr: IpNet::parse("192.0.2.7").expect("valid"),
+                reason: None,
+                created_at: NOW,
+                expires_at: Some(NOW + Duration::hours(1)),
+            };
+            store.insert_ip_ban(&forever).await.expect("inserts");
+            store.insert_ip_ban(&brief).await.expect("inserts");
+            assert_eq!(
+                store.list_ip_bans().await.expect("lists"),
+                vec![brief.clone(), forever.clone()]
+            );
+            assert_eq!(
+                store.find_ip_ban(forever.id).await.expect("finds"),
+                Some(forever.clone())
+            );
+            let later = NOW + Duration::hours(2);
+            assert_eq!(
+                store.list_active_ip_bans(later).await.expect("lists"),
+                vec![forever.clone()]
+            );
+            store.delete_expired(later, 500).await.expect("cleans");
+            assert_eq!(
+                store.list_ip_bans().await.expect("lists"),
+                vec![forever.clone()]
+            );
+            store.delete_ip_ban(forever.id).await.expect("deletes");
+            assert!(matches!(
+                store.delete_ip_ban(forever.id).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(store.list_ip_bans().await.expect("lists").is_empty());
         }
     }
 }

@@ -3,11 +3,14 @@
 //! access gateway's proxy and decision listeners ([`gateway`]).
 
 pub mod admin;
+pub mod audit;
+pub mod courier;
 pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod health;
 pub mod identity;
+pub mod ip_ban;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;
@@ -15,6 +18,7 @@ pub mod rate_limit;
 pub mod router;
 pub mod state;
 pub mod tasks;
+pub mod throttle;
 
 pub use router::{admin_router, public_router};
 pub use state::{AppState, IdentitySettings, RegistrationSettings, Settings};

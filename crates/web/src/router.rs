@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, health, metrics, oauth};
+use crate::{admin, health, ip_ban, metrics, oauth, throttle};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -79,7 +79,9 @@ fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router {
         .with_state(state.clone())
 }
 
-/// The public listener: OAuth 2.0 endpoints, discovery, health.
+/// The public listener: OAuth 2.0 endpoints, discovery, health. Outermost, before routing (so
+/// they also cover unknown paths and every route merged later): the IP ban list, then the
+/// per-address budget of self-service POSTs.
 pub fn public_router(state: &AppState) -> Router {
     let router = Router::new()
         .merge(oauth::router())
@@ -89,6 +91,14 @@ pub fn public_router(state: &AppState) -> Router {
             metrics::record_public,
         ));
     with_common_layers(router, state)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            throttle::self_service_budget,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ip_ban::refuse_banned,
+        ))
 }
 
 /// The admin listener: admin API (token required), metrics, health.

@@ -1,10 +1,13 @@
 //! Explicit application state: everything a handler needs, built once by the server.
 
+use crate::courier::Courier;
 use crate::identity::password::Passwords;
+use crate::ip_ban::IpBanList;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::oauth::clients::ClientCache;
 use crate::rate_limit::RateLimiter;
+use crate::throttle::{LoginThrottle, ThrottleSettings};
 use axum::body::Bytes;
 use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::clock::Clock;
@@ -71,6 +74,10 @@ pub struct Settings {
     pub client_cache_ttl: std::time::Duration,
     pub max_body_bytes: usize,
     pub identity: IdentitySettings,
+    /// Login throttling and the self-service budget.
+    pub throttling: ThrottleSettings,
+    /// Whether an SMTP server delivers the courier outbox (otherwise messages stay queued).
+    pub smtp_configured: bool,
 }
 
 impl Settings {
@@ -92,6 +99,8 @@ impl Settings {
             client_cache_ttl: std::time::Duration::from_secs(5),
             max_body_bytes: 64 * 1024,
             identity: IdentitySettings::default(),
+            throttling: ThrottleSettings::default(),
+            smtp_configured: false,
         }
     }
 
@@ -130,6 +139,14 @@ pub struct Services {
     pub passwords: Passwords,
     /// The compiled identity schemas.
     pub schemas: Arc<SchemaRegistry>,
+    /// Failed logins per identifier and address, shared by all nodes through the database.
+    pub login_throttle: LoginThrottle,
+    /// POSTs under `/self-service/` per client address (per node).
+    pub self_service_limiter: Arc<RateLimiter>,
+    /// This node's copy of the IP bans.
+    pub ip_bans: Arc<IpBanList>,
+    /// Courier templates and delivery mode.
+    pub courier: Arc<Courier>,
 }
 
 impl AppState {
@@ -155,6 +172,13 @@ impl AppState {
                 settings.identity.max_concurrent_hashes,
             ),
             schemas: settings.identity.schemas.clone(),
+            login_throttle: LoginThrottle::new(store.clone(), settings.throttling),
+            self_service_limiter: Arc::new(RateLimiter::new(
+                settings.throttling.self_service_per_ip_per_minute,
+                Duration::minutes(1),
+            )),
+            ip_bans: Arc::new(IpBanList::new()),
+            courier: Arc::new(Courier::new(settings.smtp_configured)),
             store,
             clock,
             cipher,

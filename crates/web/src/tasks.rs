@@ -1,5 +1,5 @@
-//! Background work every node runs: key reloads and the cleanup of expired rows. Both are safe
-//! with any number of nodes on one database.
+//! Background work every node runs: key and IP-ban reloads and the cleanup of expired rows. All
+//! are safe with any number of nodes on one database.
 
 use crate::state::AppState;
 use std::time::Duration;
@@ -57,6 +57,24 @@ pub async fn cleanup(state: AppState, every: Duration, mut shutdown: watch::Rece
             if *shutdown.borrow() {
                 return;
             }
+        }
+    }
+}
+
+/// Reloads the IP bans every few seconds, and at once when this node changed them.
+pub async fn reload_ip_bans(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = state.ip_bans.changed.notified() => {}
+            () = tokio::time::sleep(crate::ip_ban::RELOAD_EVERY) => {}
+        }
+        if let Err(err) = state
+            .ip_bans
+            .reload(state.store.as_ref(), state.now())
+            .await
+        {
+            tracing::warn!(error = %err, "cannot reload IP bans; keeping the current list");
         }
     }
 }

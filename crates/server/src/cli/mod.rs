@@ -4,5 +4,6 @@
 pub mod admin_client;
 pub mod clients;
 pub mod identities;
+pub mod ip_bans;
 pub mod keys;
 pub mod migrate;

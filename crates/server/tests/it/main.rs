@@ -3,13 +3,17 @@
 
 mod admin_clients;
 mod admin_identities;
+mod audit;
 mod bad_input;
 mod cli;
+mod courier;
 mod gateway;
 mod health;
 mod introspection;
+mod ip_bans;
 mod keys;
 mod nodes;
 mod registration;
 mod support;
+mod throttle;
 mod token;

@@ -100,11 +100,13 @@ fn invalid_traits(err: &TraitsError) -> ApiError {
 
 fn write_error(err: StoreError) -> ApiError {
     match err {
-        StoreError::Conflict { constraint } if constraint == IDENTIFIER_CONSTRAINT => ApiError::new(
-            StatusCode::CONFLICT,
-            "identity_exists",
-            "an identity with this identifier already exists",
-        ),
+        StoreError::Conflict { constraint } if constraint == IDENTIFIER_CONSTRAINT => {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "identity_exists",
+                "an identity with this identifier already exists",
+            )
+        }
         StoreError::NotFound => identity_not_found(),
         other => other.into(),
     }
@@ -122,7 +124,11 @@ fn tenant_of(req: &IdentityRequest) -> Result<TenantId, ApiError> {
 }
 
 /// Validates the traits against the requested (or default) schema.
-fn validate(state: &AppState, req: &IdentityRequest, current_schema: Option<&str>) -> Result<(String, TraitFacts), ApiError> {
+fn validate(
+    state: &AppState,
+    req: &IdentityRequest,
+    current_schema: Option<&str>,
+) -> Result<(String, TraitFacts), ApiError> {
     let schema_id = req
         .schema_id
         .clone()
@@ -137,7 +143,10 @@ fn validate(state: &AppState, req: &IdentityRequest, current_schema: Option<&str
 
 /// The password credential of a request: a plaintext password (hashed here; admins may set
 /// any password of the minimum length) or an imported hash (stored as it is).
-async fn password_of(state: &AppState, req: &IdentityRequest) -> Result<Option<PasswordHash>, ApiError> {
+async fn password_of(
+    state: &AppState,
+    req: &IdentityRequest,
+) -> Result<Option<PasswordHash>, ApiError> {
     let Some(config) = req
         .credentials
         .as_ref()
@@ -294,11 +303,18 @@ async fn replace(
     current.updated_at = now;
     current.set_addresses(&facts, now);
     match &password {
-        Some(hash) => state
-            .store
-            .update_identity_with_password(&current, &facts.identifiers, hash)
-            .await,
-        None => state.store.update_identity(&current, &facts.identifiers).await,
+        Some(hash) => {
+            state
+                .store
+                .update_identity_with_password(&current, &facts.identifiers, hash)
+                .await
+        }
+        None => {
+            state
+                .store
+                .update_identity(&current, &facts.identifiers)
+                .await
+        }
     }
     .map_err(write_error)?;
     tracing::info!(user.id = %current.id, "identity updated");
@@ -335,7 +351,10 @@ pub async fn patch(
         // Addresses follow the traits; what a patch did to them is not a request.
         map.remove("verifiable_addresses");
         if map.get("id") != shown.get("id") {
-            return Err(ApiError::bad_request("invalid_patch", "id cannot be changed"));
+            return Err(ApiError::bad_request(
+                "invalid_patch",
+                "id cannot be changed",
+            ));
         }
     }
     let req: IdentityRequest = serde_json::from_value(patched).map_err(|e| {

@@ -1,8 +1,11 @@
 //! The admin API (admin listener). Every `/admin/*` route requires
 //! `Authorization: Bearer <admin token>`, compared in constant time.
 
+pub mod audit;
 pub mod clients;
+pub mod courier;
 pub mod identities;
+pub mod ip_bans;
 pub mod json_patch;
 pub mod keys;
 
@@ -14,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -40,6 +43,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/keys", get(keys::list))
         .route("/admin/keys/rotate", post(keys::rotate))
         .route("/admin/oauth2/introspect", post(introspect::admin_post))
+        .route("/admin/audit-events", get(audit::list))
+        .route("/admin/courier/messages", get(courier::list))
+        .route("/admin/ip-bans", get(ip_bans::list).post(ip_bans::create))
+        .route("/admin/ip-bans/{id}", delete(ip_bans::delete))
         .route_layer(middleware::from_fn_with_state(state, require_admin_token))
 }
 

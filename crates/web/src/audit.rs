@@ -1,0 +1,81 @@
+//! Recording audit events from request handlers: the insert is awaited, and a failure is logged
+//! (without the event's details) instead of failing the request that caused it.
+
+use crate::state::AppState;
+use gatehouse_domain::audit::{AuditEvent, AuditStore};
+
+/// Stores `event`. Never fails the caller: a store error is logged as a warning naming only the
+/// event type and id.
+pub async fn record(state: &AppState, event: AuditEvent) {
+    insert(state.store.as_ref(), &event).await;
+}
+
+/// [`record`] for code that holds a store rather than the whole state.
+pub async fn insert<S: AuditStore + ?Sized>(store: &S, event: &AuditEvent) {
+    if let Err(err) = store.insert_audit_event(event).await {
+        tracing::warn!(
+            error = %err,
+            audit.event_type = event.event_type.as_str(),
+            audit.id = %event.id,
+            "cannot record an audit event"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_domain::audit::{AuditEventType, AuditFilter, AuditResult};
+    use gatehouse_domain::ids::TenantId;
+    use gatehouse_domain::store::{StoreError, StoreResult};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A store whose database is down.
+    #[derive(Default)]
+    struct Down {
+        attempts: AtomicU32,
+    }
+
+    impl AuditStore for Down {
+        fn insert_audit_event<'a, 'b, 'c>(
+            &'a self,
+            _: &'b AuditEvent,
+        ) -> std::pin::Pin<Box<dyn Future<Output = StoreResult<()>> + Send + 'c>>
+        where
+            'a: 'c,
+            'b: 'c,
+        {
+            self.attempts.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Err(StoreError::Backend("connection refused".into())) })
+        }
+
+        fn list_audit_events<'a, 'b, 'c>(
+            &'a self,
+            _: TenantId,
+            _: &'b AuditFilter,
+        ) -> std::pin::Pin<Box<dyn Future<Output = StoreResult<Vec<AuditEvent>>> + Send + 'c>>
+        where
+            'a: 'c,
+            'b: 'c,
+        {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_is_absorbed() {
+        let store = Down::default();
+        let event = AuditEvent::new(
+            TenantId::DEFAULT,
+            AuditEventType::LoginFailed,
+            AuditResult::Failure,
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
+        insert(&store, &event).await;
+        assert_eq!(
+            store.attempts.load(Ordering::SeqCst),
+            1,
+            "the insert was tried once"
+        );
+    }
+}
