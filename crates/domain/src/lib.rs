@@ -9,6 +9,7 @@
 pub mod cipher;
 pub mod clock;
 pub mod gateway;
+pub mod identity;
 pub mod ids;
 pub mod keys;
 pub mod oauth;

@@ -42,6 +42,7 @@ pub trait Storage:
     + crate::oauth::store::ClientStore
     + crate::oauth::store::TokenStore
     + crate::keys::KeyStore
+    + crate::identity::store::IdentityStore
 {
 }
 
@@ -51,5 +52,6 @@ impl<T> Storage for T where
         + crate::oauth::store::ClientStore
         + crate::oauth::store::TokenStore
         + crate::keys::KeyStore
+        + crate::identity::store::IdentityStore
 {
 }

@@ -5,6 +5,7 @@
 //! dispatched by `with_pool!`; a per-backend constant appears only where the dialects differ.
 //! One trait method is one transaction.
 
+mod identity;
 mod keys;
 mod migrations;
 mod oauth;

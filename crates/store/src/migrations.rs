@@ -18,6 +18,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     2 "0002_create_signing_keys",
     3 "0003_create_oauth2_clients",
     4 "0004_create_access_tokens",
+    5 "0005_create_identities",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -25,6 +26,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     2 "0002_create_signing_keys",
     3 "0003_create_oauth2_clients",
     4 "0004_create_access_tokens",
+    5 "0005_create_identities",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {
