@@ -12,6 +12,8 @@ pub mod gateway;
 pub mod identity;
 pub mod ids;
 pub mod keys;
+pub mod mac;
 pub mod oauth;
 pub mod secret;
+pub mod session;
 pub mod store;

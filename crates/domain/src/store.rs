@@ -43,6 +43,7 @@ pub trait Storage:
     + crate::oauth::store::TokenStore
     + crate::keys::KeyStore
     + crate::identity::store::IdentityStore
+    + crate::session::SessionStore
 {
 }
 
@@ -53,5 +54,6 @@ impl<T> Storage for T where
         + crate::oauth::store::TokenStore
         + crate::keys::KeyStore
         + crate::identity::store::IdentityStore
+        + crate::session::SessionStore
 {
 }
