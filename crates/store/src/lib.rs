@@ -9,6 +9,7 @@ mod identity;
 mod keys;
 mod migrations;
 mod oauth;
+mod session;
 mod system;
 mod ts;
 

@@ -19,6 +19,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     3 "0003_create_oauth2_clients",
     4 "0004_create_access_tokens",
     5 "0005_create_identities",
+    6 "0006_create_sessions",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -27,6 +28,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     3 "0003_create_oauth2_clients",
     4 "0004_create_access_tokens",
     5 "0005_create_identities",
+    6 "0006_create_sessions",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {
