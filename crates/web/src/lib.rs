@@ -3,10 +3,12 @@
 //! access gateway's proxy and decision listeners ([`gateway`]).
 
 pub mod admin;
+pub mod cookie;
 pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod health;
+pub mod identity;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;
@@ -14,6 +16,7 @@ pub mod rate_limit;
 pub mod router;
 pub mod state;
 pub mod tasks;
+pub mod ui;
 
 pub use router::{admin_router, public_router};
-pub use state::{AppState, RegistrationSettings, Settings};
+pub use state::{AppState, RegistrationSettings, SessionSettings, Settings};

@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, health, metrics, oauth};
+use crate::{admin, health, identity, metrics, oauth, ui};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -84,6 +84,12 @@ pub fn public_router(state: &AppState) -> Router {
     let router = Router::new()
         .merge(oauth::router())
         .merge(health::router())
+        .merge(identity::session::router())
+        .merge(ui::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ui::page_layer,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::record_public,

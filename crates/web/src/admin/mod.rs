@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod json_patch;
 pub mod keys;
+pub mod sessions;
 
 use crate::error::ApiError;
 use crate::oauth::introspect;
@@ -24,6 +25,15 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .put(clients::replace)
                 .patch(clients::patch)
                 .delete(clients::delete),
+        )
+        .route("/admin/sessions", get(sessions::list))
+        .route(
+            "/admin/sessions/{id}",
+            get(sessions::get).delete(sessions::revoke),
+        )
+        .route(
+            "/admin/identities/{id}/sessions",
+            get(sessions::list_for_identity).delete(sessions::revoke_for_identity),
         )
         .route("/admin/keys", get(keys::list))
         .route("/admin/keys/rotate", post(keys::rotate))
