@@ -10,5 +10,7 @@ mod introspection;
 mod keys;
 mod nodes;
 mod registration;
+mod sessions;
 mod support;
 mod token;
+mod ui;
