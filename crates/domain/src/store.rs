@@ -48,6 +48,7 @@ pub trait Storage:
     + crate::courier::CourierStore
     + crate::throttle::ThrottleStore
     + crate::ip_ban::IpBanStore
+    + crate::session::SessionStore
 {
 }
 
@@ -63,5 +64,6 @@ impl<T> Storage for T where
         + crate::courier::CourierStore
         + crate::throttle::ThrottleStore
         + crate::ip_ban::IpBanStore
+        + crate::session::SessionStore
 {
 }

@@ -108,6 +108,10 @@ struct FileConfig {
     passwords: PasswordsFile,
     #[serde(default)]
     throttling: ThrottlingFile,
+    #[serde(default)]
+    session: SessionFile,
+    #[serde(default)]
+    ui: UiFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -117,6 +121,14 @@ struct IdentityFile {
     #[serde(default)]
     schemas: BTreeMap<String, PathBuf>,
     default_schema_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionFile {
+    lifetime: Option<String>,
+    idle_timeout: Option<String>,
+    cookie_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,6 +149,12 @@ struct ThrottlingFile {
     login_failure_window: Option<String>,
     login_max_backoff: Option<String>,
     self_service_per_ip_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UiFile {
+    templates_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -322,6 +340,14 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// `[throttling]`: failed logins per identifier and per address, and the self-service budget.
     pub throttling: gatehouse_web::throttle::ThrottleSettings,
+    /// `[session] lifetime`: absolute session lifetime.
+    pub session_lifetime: Duration,
+    /// `[session] idle_timeout`: a session unused this long ends.
+    pub session_idle_timeout: Duration,
+    /// `[session] cookie_name` (without the `__Host-` prefix https adds).
+    pub session_cookie_name: String,
+    /// `[ui] templates_dir`: templates read at start, replacing the embedded ones by name.
+    pub ui_templates: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Config {
@@ -385,6 +411,36 @@ fn throttling(file: &ThrottlingFile) -> anyhow::Result<gatehouse_web::throttle::
         bail!("throttling limits must be at least 1");
     }
     Ok(t)
+}
+
+/// Every file under `dir`, by its path relative to `dir` with `/` separators.
+fn read_templates(dir: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current)
+            .with_context(|| format!("cannot read ui.templates_dir {}", current.display()))?;
+        for entry in entries {
+            let path = entry
+                .with_context(|| format!("cannot read ui.templates_dir {}", current.display()))?
+                .path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(dir).unwrap_or(&path);
+            let name = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            let source = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read template {}", path.display()))?;
+            out.push((name, source));
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Whether a URL points at this machine (where plain HTTP is acceptable).
@@ -493,6 +549,26 @@ impl Config {
             Some(other) => bail!("GATEHOUSE_LOG_FORMAT {other:?} must be pretty or json"),
         };
         let o = &file.oauth2;
+        let session_cookie_name = file
+            .session
+            .cookie_name
+            .clone()
+            .unwrap_or_else(|| "gatehouse_session".to_owned());
+        if session_cookie_name.is_empty()
+            || session_cookie_name.len() > 64
+            || !session_cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            || session_cookie_name.starts_with("__")
+        {
+            bail!(
+                "configuration session.cookie_name must be 1 to 64 letters, digits, '_' or '-' (the __Host- prefix is added for https)"
+            );
+        }
+        let ui_templates = match &file.ui.templates_dir {
+            Some(dir) => read_templates(dir)?,
+            None => Vec::new(),
+        };
         let access_token_lifespan = duration(
             "oauth2.access_token_lifespan",
             o.access_token_lifespan.as_deref(),
@@ -573,6 +649,18 @@ impl Config {
                 &file.passwords,
                 args.config.as_deref().and_then(Path::parent),
             )?,
+            session_lifetime: duration(
+                "session.lifetime",
+                file.session.lifetime.as_deref(),
+                Duration::hours(24),
+            )?,
+            session_idle_timeout: duration(
+                "session.idle_timeout",
+                file.session.idle_timeout.as_deref(),
+                Duration::hours(8),
+            )?,
+            session_cookie_name,
+            ui_templates,
         })
     }
 
@@ -753,6 +841,45 @@ mod tests {
         std::fs::write(&path, "[throttling]\nlogin_failures_per_ip = 0\n").expect("writes");
         assert!(Config::load(&a).is_err());
         std::fs::write(&path, "isuer = \"typo\"\n").expect("writes");
+        assert!(Config::load(&a).is_err());
+    }
+
+    #[test]
+    fn session_and_ui_settings_are_read() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-config-{}", uuid::Uuid::new_v4()));
+        let templates = dir.join("templates");
+        std::fs::create_dir_all(templates.join("identity")).expect("temp dir");
+        std::fs::write(templates.join("error.html"), "E").expect("writes");
+        std::fs::write(templates.join("identity").join("login.html"), "L").expect("writes");
+        let path = dir.join("gatehouse.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[session]\nlifetime = \"12h\"\nidle_timeout = \"30m\"\ncookie_name = \"sid\"\n[ui]\ntemplates_dir = {:?}\n",
+                templates.display().to_string()
+            ),
+        )
+        .expect("writes");
+        let mut a = args();
+        a.config = Some(path.clone());
+        let config = Config::load(&a).expect("valid");
+        assert_eq!(config.session_lifetime, Duration::hours(12));
+        assert_eq!(config.session_idle_timeout, Duration::minutes(30));
+        assert_eq!(config.session_cookie_name, "sid");
+        assert_eq!(
+            config.ui_templates,
+            vec![
+                ("error.html".to_owned(), "E".to_owned()),
+                ("identity/login.html".to_owned(), "L".to_owned()),
+            ]
+        );
+        let defaults = Config::load(&args()).expect("valid");
+        assert_eq!(defaults.session_lifetime, Duration::hours(24));
+        assert_eq!(defaults.session_idle_timeout, Duration::hours(8));
+        assert_eq!(defaults.session_cookie_name, "gatehouse_session");
+        std::fs::write(&path, "[session]\ncookie_name = \"a;b\"\n").expect("writes");
+        assert!(Config::load(&a).is_err());
+        std::fs::write(&path, "[session]\nidle_timeout = \"soon\"\n").expect("writes");
         assert!(Config::load(&a).is_err());
     }
 }

@@ -6,10 +6,13 @@ use anyhow::Context;
 use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::secret::{Secret, random_token};
+use gatehouse_domain::session::SessionLifetimes;
 use gatehouse_domain::store::{Storage, SystemStore};
 use gatehouse_store::{PoolSettings, Store};
+use gatehouse_web::ui::Pages;
 use gatehouse_web::{
-    AppState, IdentitySettings, RegistrationSettings, Settings, admin_router, public_router, tasks,
+    AppState, IdentitySettings, RegistrationSettings, SessionSettings, Settings, admin_router,
+    public_router, tasks,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,10 +68,14 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     }
 
     let mut cipher_secrets = config.cipher_secrets.clone();
+    let mut cookie_secrets = config.cookie_secrets.clone();
     let mut admin_token = config.admin_token.clone();
     if config.dev {
         if cipher_secrets.is_empty() {
             cipher_secrets.push(dev_value(&store, "dev.secrets.cipher").await?);
+        }
+        if cookie_secrets.is_empty() {
+            cookie_secrets.push(dev_value(&store, "dev.secrets.cookie").await?);
         }
         if admin_token.is_none() {
             admin_token = Some(dev_value(&store, "dev.admin_token").await?);
@@ -117,6 +124,19 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     };
     settings.throttling = config.throttling;
     settings.smtp_configured = config.smtp_url.is_some();
+
+    settings.cookie_secrets = cookie_secrets.into_iter().map(Secret::new).collect();
+    // Secure cookies everywhere except in --dev over plain HTTP.
+    settings.cookie_secure = !(config.dev && issuer.starts_with("http://"));
+    settings.session = SessionSettings {
+        lifetimes: SessionLifetimes {
+            absolute: config.session_lifetime,
+            idle: config.session_idle_timeout,
+        },
+        cookie_name: config.session_cookie_name.clone(),
+    };
+    Pages::new(&config.ui_templates).context("invalid template in ui.templates_dir")?;
+    settings.ui_templates = config.ui_templates.clone();
 
     let storage: Arc<dyn Storage> = Arc::new(store.clone());
     let state = AppState::new(storage, clock, cipher, settings);

@@ -48,10 +48,11 @@ impl SystemStore for Store {
 }
 
 /// Tables whose rows expire, with the key column that identifies a row.
-const EXPIRING: [(&str, &str); 6] = [
+const EXPIRING: &[(&str, &str)] = &[
     ("selfservice_flows", "id"),
     ("oauth2_opaque_tokens", "token_hash"),
     ("oauth2_revoked_tokens", "jti"),
+    ("sessions", "id"),
     ("throttle_failures", "id"),
     ("throttle_lockouts", "key_hash"),
     ("ip_bans", "id"),

@@ -1069,3 +1069,333 @@ mod security {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
+mod sessions {
+    use super::{NOW, stores};
+    use gatehouse_domain::identity::store::IdentityStore;
+    use gatehouse_domain::identity::{Identity, IdentityState};
+    use gatehouse_domain::ids::{TenantId, new_row_id};
+    use gatehouse_domain::secret::TokenHash;
+    use gatehouse_domain::session::{
+        AuthenticationMethod, Session, SessionLifetimes, SessionPage, SessionStore,
+    };
+    use gatehouse_domain::store::{CleanupStore, StoreError};
+    use gatehouse_store::Store;
+    use time::Duration;
+    use uuid::Uuid;
+
+    async fn identity(store: &Store, email: &str) -> Uuid {
+        let identity = Identity {
+            id: new_row_id(NOW),
+            tenant_id: TenantId::DEFAULT,
+            schema_id: "default".into(),
+            state: IdentityState::Active,
+            traits: serde_json::json!({ "email": email }),
+            verifiable_addresses: Vec::new(),
+            recovery_addresses: Vec::new(),
+            metadata_public: None,
+            metadata_admin: None,
+            created_at: NOW,
+            updated_at: NOW,
+        };
+        store
+            .insert_identity(&identity, &[email.to_owned()], None)
+            .await
+            .expect("inserts identity");
+        identity.id
+    }
+
+    fn session(identity_id: Uuid, at: time::OffsetDateTime) -> Session {
+        Session::start(
+            TenantId::DEFAULT,
+            identity_id,
+            vec![AuthenticationMethod {
+                method: "password".into(),
+                completed_at: at,
+            }],
+            Some("192.0.2.1".into()),
+            Some("Firefox".into()),
+            &SessionLifetimes::default(),
+            at,
+        )
+        .0
+    }
+
+    #[tokio::test]
+    async fn sessions_round_trip_by_token_hash_and_id() {
+        for store in stores("sessions_round_trip").await {
+            let who = identity(&store, "a@example.com").await;
+            let s = session(who, NOW);
+            store.insert_session(&s).await.expect("inserts");
+            let found = store
+                .find_session_by_token(&s.token_hash)
+                .await
+                .expect("finds")
+                .expect("exists");
+            assert_eq!(found, s, "{}", store.backend_name());
+            let by_id = store
+                .find_session(TenantId::DEFAULT, s.id)
+                .await
+                .expect("finds")
+                .expect("exists");
+            assert_eq!(by_id, s);
+            assert!(
+                store
+                    .find_session_by_token(&TokenHash::of("other"))
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+            assert!(
+                store
+                    .find_session(TenantId(Uuid::from_u128(99)), s.id)
+                    .await
+                    .expect("reads")
+                    .is_none(),
+                "another tenant does not see it"
+            );
+            let mut dup = session(who, NOW);
+            dup.token_hash = s.token_hash;
+            let err = store.insert_session(&dup).await;
+            assert!(
+                matches!(err, Err(StoreError::Conflict { .. })),
+                "{}: {err:?}",
+                store.backend_name()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn touching_writes_at_most_once_a_minute_and_records_the_device() {
+        for store in stores("sessions_touch").await {
+            let who = identity(&store, "a@example.com").await;
+            let s = session(who, NOW);
+            store.insert_session(&s).await.expect("inserts");
+            let t = TenantId::DEFAULT;
+            let soon = NOW + Duration::seconds(30);
+            assert!(
+                !store
+                    .touch_session(t, s.id, soon, Some("192.0.2.9"), None)
+                    .await
+                    .expect("touches")
+            );
+            let later = NOW + Duration::minutes(5);
+            assert!(
+                store
+                    .touch_session(t, s.id, later, Some("192.0.2.9"), None)
+                    .await
+                    .expect("touches")
+            );
+            assert!(
+                !store
+                    .touch_session(t, s.id, later + Duration::seconds(1), None, None)
+                    .await
+                    .expect("touches")
+            );
+            let found = store
+                .find_session(t, s.id)
+                .await
+                .expect("finds")
+                .expect("exists");
+            assert_eq!(found.last_seen_at, later);
+            assert_eq!(found.device.last_seen_at, later);
+            assert_eq!(found.device.first_seen_at, NOW);
+            assert_eq!(found.device.ip_address.as_deref(), Some("192.0.2.9"));
+            assert_eq!(
+                found.device.user_agent.as_deref(),
+                Some("Firefox"),
+                "kept when absent"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn revoking_one_or_all_others_deactivates_only_those() {
+        for store in stores("sessions_revoke").await {
+            let t = TenantId::DEFAULT;
+            let who = identity(&store, "a@example.com").await;
+            let other = identity(&store, "b@example.com").await;
+            let mine: Vec<Session> = (0..3)
+                .map(|i| session(who, NOW + Duration::seconds(i)))
+                .collect();
+            for s in &mine {
+                store.insert_session(s).await.expect("inserts");
+            }
+            let theirs = session(other, NOW);
+            store.insert_session(&theirs).await.expect("inserts");
+
+            assert!(
+                !store
+                    .revoke_session(t, Some(other), mine[0].id)
+                    .await
+                    .expect("runs"),
+                "not another identity's session"
+            );
+            assert!(
+                store
+                    .revoke_session(t, Some(who), mine[0].id)
+                    .await
+                    .expect("runs")
+            );
+            assert!(
+                !store
+                    .revoke_session(t, None, mine[0].id)
+                    .await
+                    .expect("runs"),
+                "already revoked"
+            );
+            let listed = store
+                .list_identity_sessions(t, who, false)
+                .await
+                .expect("lists");
+            assert_eq!(
+                listed.iter().map(|s| s.id).collect::<Vec<_>>(),
+                vec![mine[2].id, mine[1].id, mine[0].id],
+                "newest first"
+            );
+            assert!(!listed[2].active);
+            let active = store
+                .list_identity_sessions(t, who, true)
+                .await
+                .expect("lists");
+            assert_eq!(active.len(), 2);
+
+            let count = store
+                .revoke_identity_sessions(t, who, Some(mine[2].id))
+                .await
+                .expect("revokes");
+            assert_eq!(count, 1, "{}", store.backend_name());
+            let active = store
+                .list_identity_sessions(t, who, true)
+                .await
+                .expect("lists");
+            assert_eq!(
+                active.iter().map(|s| s.id).collect::<Vec<_>>(),
+                vec![mine[2].id]
+            );
+            assert_eq!(
+                store
+                    .revoke_identity_sessions(t, who, None)
+                    .await
+                    .expect("revokes"),
+                1
+            );
+            let still = store
+                .find_session(t, theirs.id)
+                .await
+                .expect("finds")
+                .expect("exists");
+            assert!(still.active, "other identities keep their sessions");
+        }
+    }
+
+    #[tokio::test]
+    async fn admin_listing_pages_through_a_tenant() {
+        for store in stores("sessions_list").await {
+            let t = TenantId::DEFAULT;
+            let who = identity(&store, "a@example.com").await;
+            let mut ids = Vec::new();
+            for i in 0..5 {
+                let s = session(who, NOW + Duration::seconds(i));
+                store.insert_session(&s).await.expect("inserts");
+                ids.push(s.id);
+            }
+            store
+                .revoke_session(t, None, ids[1])
+                .await
+                .expect("revokes");
+            let first = store
+                .list_sessions(
+                    t,
+                    &SessionPage {
+                        after: None,
+                        limit: 2,
+                        active_only: false,
+                    },
+                )
+                .await
+                .expect("lists");
+            assert_eq!(first.iter().map(|s| s.id).collect::<Vec<_>>(), ids[..2]);
+            let rest = store
+                .list_sessions(
+                    t,
+                    &SessionPage {
+                        after: Some(ids[1]),
+                        limit: 10,
+                        active_only: false,
+                    },
+                )
+                .await
+                .expect("lists");
+            assert_eq!(rest.iter().map(|s| s.id).collect::<Vec<_>>(), ids[2..]);
+            let active = store
+                .list_sessions(
+                    t,
+                    &SessionPage {
+                        after: None,
+                        limit: 10,
+                        active_only: true,
+                    },
+                )
+                .await
+                .expect("lists");
+            assert_eq!(active.len(), 4);
+            let elsewhere = store
+                .list_sessions(
+                    TenantId(Uuid::from_u128(99)),
+                    &SessionPage {
+                        after: None,
+                        limit: 10,
+                        active_only: false,
+                    },
+                )
+                .await
+                .expect("lists");
+            assert!(elsewhere.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_go_with_their_identity_and_after_expiry() {
+        for store in stores("sessions_cascade").await {
+            let t = TenantId::DEFAULT;
+            let who = identity(&store, "a@example.com").await;
+            let keep = identity(&store, "b@example.com").await;
+            let s = session(who, NOW);
+            store.insert_session(&s).await.expect("inserts");
+            let old = session(keep, NOW - Duration::hours(30));
+            let fresh = session(keep, NOW);
+            store.insert_session(&old).await.expect("inserts");
+            store.insert_session(&fresh).await.expect("inserts");
+
+            store
+                .delete_identity(t, who)
+                .await
+                .expect("deletes identity");
+            assert!(
+                store.find_session(t, s.id).await.expect("reads").is_none(),
+                "{}: cascaded",
+                store.backend_name()
+            );
+
+            store.delete_expired(NOW, 500).await.expect("cleans");
+            assert!(
+                store
+                    .find_session(t, old.id)
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+            assert!(
+                store
+                    .find_session(t, fresh.id)
+                    .await
+                    .expect("reads")
+                    .is_some()
+            );
+        }
+    }
+}

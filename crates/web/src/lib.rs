@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod cookie;
 pub mod courier;
 pub mod error;
 pub mod extract;
@@ -20,5 +21,7 @@ pub mod state;
 pub mod tasks;
 pub mod throttle;
 
+pub mod ui;
+
 pub use router::{admin_router, public_router};
-pub use state::{AppState, IdentitySettings, RegistrationSettings, Settings};
+pub use state::{AppState, IdentitySettings, RegistrationSettings, SessionSettings, Settings};

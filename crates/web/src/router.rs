@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, health, ip_ban, metrics, oauth, throttle};
+use crate::{admin, health, identity, ip_ban, metrics, oauth, throttle, ui};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -86,6 +86,12 @@ pub fn public_router(state: &AppState) -> Router {
     let router = Router::new()
         .merge(oauth::router())
         .merge(health::router())
+        .merge(identity::session::router())
+        .merge(ui::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ui::page_layer,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::record_public,

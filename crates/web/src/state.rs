@@ -8,13 +8,16 @@ use crate::metrics::Metrics;
 use crate::oauth::clients::ClientCache;
 use crate::rate_limit::RateLimiter;
 use crate::throttle::{LoginThrottle, ThrottleSettings};
+use crate::ui::Pages;
 use axum::body::Bytes;
 use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::identity::password::HashParams;
 use gatehouse_domain::identity::policy::PasswordPolicy;
 use gatehouse_domain::identity::schema::{DEFAULT_SCHEMA_ID, SchemaRegistry};
+use gatehouse_domain::mac::MacKeys;
 use gatehouse_domain::secret::Secret;
+use gatehouse_domain::session::SessionLifetimes;
 use gatehouse_domain::store::Storage;
 use std::sync::Arc;
 use time::Duration;
@@ -78,6 +81,21 @@ pub struct Settings {
     pub throttling: ThrottleSettings,
     /// Whether an SMTP server delivers the courier outbox (otherwise messages stay queued).
     pub smtp_configured: bool,
+    /// Cookie signing secrets (CSRF tokens, logout tokens): the first signs, all verify.
+    pub cookie_secrets: Vec<Secret>,
+    /// Whether cookies carry `Secure` (always, except in `--dev` over plain HTTP).
+    pub cookie_secure: bool,
+    pub session: SessionSettings,
+    /// Operator templates `(name, source)` that replace the embedded ones (`[ui] templates_dir`).
+    pub ui_templates: Vec<(String, String)>,
+}
+
+/// Session lifetimes and the session cookie.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub lifetimes: SessionLifetimes,
+    /// Cookie name without prefix; `__Host-` is put in front when the issuer is https.
+    pub cookie_name: String,
 }
 
 impl Settings {
@@ -101,6 +119,27 @@ impl Settings {
             identity: IdentitySettings::default(),
             throttling: ThrottleSettings::default(),
             smtp_configured: false,
+            cookie_secrets: vec![Secret::generate(32)],
+            cookie_secure: issuer.starts_with("https://"),
+            session: SessionSettings {
+                lifetimes: SessionLifetimes::default(),
+                cookie_name: "gatehouse_session".to_owned(),
+            },
+            ui_templates: Vec::new(),
+        }
+    }
+
+    /// Whether the issuer is https, so cookies take the `__Host-` prefix.
+    pub fn is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    /// A cookie name as sent: `__Host-` prefixed when the issuer is https.
+    pub fn cookie_name(&self, base: &str) -> String {
+        if self.is_https() {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
         }
     }
 
@@ -147,6 +186,10 @@ pub struct Services {
     pub ip_bans: Arc<IpBanList>,
     /// Courier templates and delivery mode.
     pub courier: Arc<Courier>,
+    /// MACs under the cookie secrets (CSRF and logout tokens).
+    pub cookie_keys: Arc<MacKeys>,
+    /// The HTML templates of the built-in UI.
+    pub pages: Arc<Pages>,
 }
 
 impl AppState {
@@ -179,12 +222,24 @@ impl AppState {
             )),
             ip_bans: Arc::new(IpBanList::new()),
             courier: Arc::new(Courier::new(settings.smtp_configured)),
+            cookie_keys: Arc::new(cookie_keys(&settings.cookie_secrets)),
+            pages: Arc::new(Pages::new(&settings.ui_templates).unwrap_or_else(|err| {
+                tracing::error!(error = %err, "invalid UI template override; using the built-in templates");
+                Pages::embedded()
+            })),
             store,
             clock,
             cipher,
             settings: Arc::new(settings),
         }))
     }
+}
+
+/// The cookie MAC keys; without configured secrets (never outside tests, the server requires
+/// them) a random key, so nothing signed can be forged.
+fn cookie_keys(secrets: &[Secret]) -> MacKeys {
+    MacKeys::new(secrets)
+        .unwrap_or_else(|_| MacKeys::new(&[Secret::generate(32)]).expect("one secret is enough"))
 }
 
 impl Services {

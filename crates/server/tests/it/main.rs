@@ -14,6 +14,8 @@ mod ip_bans;
 mod keys;
 mod nodes;
 mod registration;
+mod sessions;
 mod support;
 mod throttle;
 mod token;
+mod ui;

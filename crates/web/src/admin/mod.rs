@@ -8,6 +8,7 @@ pub mod identities;
 pub mod ip_bans;
 pub mod json_patch;
 pub mod keys;
+pub mod sessions;
 
 use crate::error::ApiError;
 use crate::oauth::introspect;
@@ -39,6 +40,15 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .put(identities::put)
                 .patch(identities::patch)
                 .delete(identities::delete),
+        )
+        .route("/admin/sessions", get(sessions::list))
+        .route(
+            "/admin/sessions/{id}",
+            get(sessions::get).delete(sessions::revoke),
+        )
+        .route(
+            "/admin/identities/{id}/sessions",
+            get(sessions::list_for_identity).delete(sessions::revoke_for_identity),
         )
         .route("/admin/keys", get(keys::list))
         .route("/admin/keys/rotate", post(keys::rotate))

@@ -3,6 +3,9 @@
 pub mod client_auth;
 pub mod form;
 pub mod json;
+mod request_meta;
+
+pub use request_meta::RequestMeta;
 
 /// The media type of a request body: `Content-Type` without parameters, lowercased (RFC 9110
 /// §8.3.1); empty when absent or unreadable.

@@ -193,6 +193,85 @@ impl TestApp {
     }
 }
 
+/// Sessions without the login flow: an identity written through the store, and a session started
+/// exactly as a login starts one.
+impl TestApp {
+    /// Inserts an active identity with this email; returns its id.
+    pub async fn insert_identity(&self, email: &str) -> uuid::Uuid {
+        use gatehouse_domain::identity::{Identity, IdentityState};
+        let state = &self.running.state;
+        let now = state.now();
+        let identity = Identity {
+            id: gatehouse_domain::ids::new_row_id(now),
+            tenant_id: gatehouse_domain::ids::TenantId::DEFAULT,
+            schema_id: "default".into(),
+            state: IdentityState::Active,
+            traits: json!({ "email": email, "first_name": "Ada" }),
+            verifiable_addresses: Vec::new(),
+            recovery_addresses: Vec::new(),
+            metadata_public: None,
+            metadata_admin: Some(json!({ "internal": "admin only" })),
+            created_at: now,
+            updated_at: now,
+        };
+        state
+            .store
+            .insert_identity(&identity, &[email.to_owned()], None)
+            .await
+            .expect("inserts identity");
+        identity.id
+    }
+
+    /// Starts a password session for an identity, from `user_agent`; returns its token.
+    pub async fn start_session_for(&self, identity_id: uuid::Uuid, user_agent: &str) -> String {
+        use gatehouse_domain::session::AuthenticationMethod;
+        use gatehouse_web::extract::RequestMeta;
+        let state = &self.running.state;
+        let identity = state
+            .store
+            .find_identity(gatehouse_domain::ids::TenantId::DEFAULT, identity_id)
+            .await
+            .expect("reads")
+            .expect("identity exists");
+        let methods = vec![AuthenticationMethod {
+            method: "password".into(),
+            completed_at: state.now(),
+        }];
+        let meta = RequestMeta {
+            ip: Some("127.0.0.1".into()),
+            user_agent: Some(user_agent.into()),
+        };
+        let (_, token) =
+            gatehouse_web::identity::session::start_session(state, &identity, methods, &meta)
+                .await
+                .expect("starts a session");
+        token.expose().to_owned()
+    }
+
+    /// A new identity with one session: `(identity id, session token)`.
+    pub async fn session_for_new_identity(&self, email: &str) -> (uuid::Uuid, String) {
+        let id = self.insert_identity(email).await;
+        let token = self.start_session_for(id, "Test browser").await;
+        (id, token)
+    }
+
+    /// The session cookie's name on this server.
+    pub fn session_cookie(&self, token: &str) -> String {
+        format!("gatehouse_session={token}")
+    }
+}
+
+/// The `name=value` part of a response's `Set-Cookie` for cookie `name`.
+pub fn set_cookie(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
 /// JSON body and status of a response.
 pub async fn json_of(response: Response) -> (StatusCode, Value) {
     let status = response.status();

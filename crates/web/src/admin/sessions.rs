@@ -1,0 +1,166 @@
+//! Admin session endpoints: `/admin/sessions` (keyset pages with a `Link` header), one session
+//! (read, revoke), and an identity's sessions (list, revoke all).
+
+use crate::error::ApiError;
+use crate::identity::session::SessionView;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_domain::ids::TenantId;
+use gatehouse_domain::session::SessionPage;
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// Every session belongs to the default tenant until tenants are managed.
+const TENANT: TenantId = TenantId::DEFAULT;
+
+fn parse_id(raw: &str, what: &'static str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw)
+        .map_err(|_| ApiError::bad_request("invalid_id", format!("the {what} id must be a UUID")))
+}
+
+fn session_not_found() -> ApiError {
+    ApiError::not_found("session_not_found", "no session with this id")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    page_size: Option<u32>,
+    page_token: Option<String>,
+    active: Option<bool>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let limit = query.page_size.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "page_size must be between 1 and 500",
+        ));
+    }
+    let after = match &query.page_token {
+        Some(t) => Some(
+            Uuid::parse_str(t)
+                .map_err(|_| ApiError::bad_request("invalid_query", "page_token is not valid"))?,
+        ),
+        None => None,
+    };
+    let page = SessionPage {
+        after,
+        limit: limit + 1,
+        active_only: query.active.unwrap_or(false),
+    };
+    let mut sessions = state.store.list_sessions(TENANT, &page).await?;
+    let more = sessions.len() > limit as usize;
+    sessions.truncate(limit as usize);
+    let now = state.now();
+    let body: Vec<SessionView> = sessions
+        .iter()
+        .map(|s| SessionView::new(s, None, now))
+        .collect();
+    let mut response = Json(body).into_response();
+    if more && let Some(last) = sessions.last() {
+        let mut next = format!("</admin/sessions?page_size={limit}&page_token={}", last.id);
+        if let Some(active) = query.active {
+            next.push_str(&format!("&active={active}"));
+        }
+        next.push_str(">; rel=\"next\"");
+        if let Ok(value) = HeaderValue::from_str(&next) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
+    let id = parse_id(&id, "session")?;
+    let session = state
+        .store
+        .find_session(TENANT, id)
+        .await?
+        .ok_or_else(session_not_found)?;
+    let identity = state
+        .store
+        .find_identity(session.tenant_id, session.identity_id)
+        .await?;
+    Ok(Json(SessionView::new(
+        &session,
+        identity.as_ref(),
+        state.now(),
+    )))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id, "session")?;
+    if state.store.revoke_session(TENANT, None, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(
+            "session_not_found",
+            "no active session with this id",
+        ))
+    }
+}
+
+async fn identity_exists(state: &AppState, raw: &str) -> Result<Uuid, ApiError> {
+    let id = parse_id(raw, "identity")?;
+    match state.store.find_identity(TENANT, id).await? {
+        Some(_) => Ok(id),
+        None => Err(ApiError::not_found(
+            "identity_not_found",
+            "no identity with this id",
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IdentitySessionsQuery {
+    active: Option<bool>,
+}
+
+pub async fn list_for_identity(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<IdentitySessionsQuery>, QueryRejection>,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let id = identity_exists(&state, &id).await?;
+    let now = state.now();
+    let sessions = state
+        .store
+        .list_identity_sessions(TENANT, id, query.active.unwrap_or(false))
+        .await?;
+    Ok(Json(
+        sessions
+            .iter()
+            .map(|s| SessionView::new(s, None, now))
+            .filter(|view| query.active != Some(true) || view.active)
+            .collect(),
+    ))
+}
+
+pub async fn revoke_for_identity(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = identity_exists(&state, &id).await?;
+    let count = state
+        .store
+        .revoke_identity_sessions(TENANT, id, None)
+        .await?;
+    tracing::debug!(user.id = %id, count, "admin revoked an identity's sessions");
+    Ok(StatusCode::NO_CONTENT)
+}
