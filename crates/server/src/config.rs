@@ -98,6 +98,67 @@ struct FileConfig {
     oauth2: OAuth2File,
     #[serde(default)]
     database: DatabaseFile,
+    #[serde(default)]
+    selfservice: SelfServiceFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfServiceFile {
+    flow_lifespan: Option<String>,
+    #[serde(default)]
+    allowed_return_urls: Vec<String>,
+    default_return_to: Option<String>,
+    #[serde(default)]
+    registration: SelfServiceRegistrationFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfServiceRegistrationFile {
+    /// `verification` (default) or `registration`.
+    session_after: Option<String>,
+}
+
+/// `[selfservice]`: the login and registration flows.
+#[derive(Debug, Clone)]
+pub struct SelfServiceConfig {
+    pub flow_lifespan: Duration,
+    /// Absolute URLs `return_to` may point into (besides the issuer's own pages).
+    pub allowed_return_urls: Vec<String>,
+    pub default_return_to: Option<String>,
+    /// `selfservice.registration.session_after = "registration"`: sign in at registration.
+    pub session_after_registration: bool,
+}
+
+impl SelfServiceConfig {
+    fn from_file(file: SelfServiceFile) -> anyhow::Result<Self> {
+        for url in &file.allowed_return_urls {
+            let parsed = Url::parse(url).with_context(|| {
+                format!("selfservice.allowed_return_urls: {url:?} is not an absolute URL")
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                bail!("selfservice.allowed_return_urls: {url:?} must be http or https");
+            }
+        }
+        let session_after_registration = match file.registration.session_after.as_deref() {
+            None | Some("verification") => false,
+            Some("registration") => true,
+            Some(other) => bail!(
+                "selfservice.registration.session_after must be \"verification\" or \"registration\" (got {other:?})"
+            ),
+        };
+        Ok(Self {
+            flow_lifespan: duration(
+                "selfservice.flow_lifespan",
+                file.flow_lifespan.as_deref(),
+                Duration::hours(1),
+            )?,
+            allowed_return_urls: file.allowed_return_urls,
+            default_return_to: file.default_return_to,
+            session_after_registration,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +241,7 @@ pub struct Config {
     pub registration_enabled: bool,
     pub registration_initial_access_token: Option<String>,
     pub registration_per_ip_per_hour: u32,
+    pub selfservice: SelfServiceConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -394,6 +456,7 @@ impl Config {
                 .map(|t| t.expose().to_owned())
                 .filter(|t| !t.is_empty()),
             registration_per_ip_per_hour: o.registration.per_ip_per_hour.unwrap_or(20),
+            selfservice: SelfServiceConfig::from_file(file.selfservice)?,
         })
     }
 

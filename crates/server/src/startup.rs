@@ -104,6 +104,18 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         per_ip_per_hour: config.registration_per_ip_per_hour,
     };
 
+    let selfservice = &config.selfservice;
+    settings.flows.lifespan = selfservice.flow_lifespan;
+    settings.flows.session_after_registration = selfservice.session_after_registration;
+    settings.flows.allowed_return_urls = selfservice
+        .allowed_return_urls
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .collect();
+    if let Some(target) = &selfservice.default_return_to {
+        settings.flows.default_return_to = target.clone();
+    }
+
     let storage: Arc<dyn Storage> = Arc::new(store.clone());
     let state = AppState::new(storage, clock, cipher, settings);
     state

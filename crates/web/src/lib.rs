@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod health;
+pub mod identity;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;

@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, health, metrics, oauth};
+use crate::{admin, health, identity, metrics, oauth};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -83,6 +83,7 @@ fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router {
 pub fn public_router(state: &AppState) -> Router {
     let router = Router::new()
         .merge(oauth::router())
+        .merge(identity::router())
         .merge(health::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),

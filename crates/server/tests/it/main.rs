@@ -10,5 +10,6 @@ mod introspection;
 mod keys;
 mod nodes;
 mod registration;
+mod selfservice;
 mod support;
 mod token;
