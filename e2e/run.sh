@@ -132,6 +132,7 @@ set +e
   E2E_ADMIN_URL="$ADMIN_URL" \
   E2E_ADMIN_TOKEN="$ADMIN_TOKEN" \
   E2E_KEY_PUBLISH_AHEAD_SECONDS="$KEY_PUBLISH_AHEAD_SECONDS" \
+  E2E_CHROMIUM="${E2E_CHROMIUM:-/usr/bin/chromium}" \
     node --test --test-reporter=spec --test-timeout=60000 "${TESTS[@]}"
 )
 status=$?

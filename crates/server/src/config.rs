@@ -112,6 +112,8 @@ struct FileConfig {
     session: SessionFile,
     #[serde(default)]
     ui: UiFile,
+    #[serde(default)]
+    selfservice: SelfServiceFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +123,17 @@ struct IdentityFile {
     #[serde(default)]
     schemas: BTreeMap<String, PathBuf>,
     default_schema_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfServiceFile {
+    flow_lifespan: Option<String>,
+    #[serde(default)]
+    allowed_return_urls: Vec<String>,
+    default_return_to: Option<String>,
+    #[serde(default)]
+    registration: SelfServiceRegistrationFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +168,54 @@ struct ThrottlingFile {
 #[serde(deny_unknown_fields)]
 struct UiFile {
     templates_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfServiceRegistrationFile {
+    /// `verification` (default) or `registration`.
+    session_after: Option<String>,
+}
+
+/// `[selfservice]`: the login and registration flows.
+#[derive(Debug, Clone)]
+pub struct SelfServiceConfig {
+    pub flow_lifespan: Duration,
+    /// Absolute URLs `return_to` may point into (besides the issuer's own pages).
+    pub allowed_return_urls: Vec<String>,
+    pub default_return_to: Option<String>,
+    /// `selfservice.registration.session_after = "registration"`: sign in at registration.
+    pub session_after_registration: bool,
+}
+
+impl SelfServiceConfig {
+    fn from_file(file: SelfServiceFile) -> anyhow::Result<Self> {
+        for url in &file.allowed_return_urls {
+            let parsed = Url::parse(url).with_context(|| {
+                format!("selfservice.allowed_return_urls: {url:?} is not an absolute URL")
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                bail!("selfservice.allowed_return_urls: {url:?} must be http or https");
+            }
+        }
+        let session_after_registration = match file.registration.session_after.as_deref() {
+            None | Some("verification") => false,
+            Some("registration") => true,
+            Some(other) => bail!(
+                "selfservice.registration.session_after must be \"verification\" or \"registration\" (got {other:?})"
+            ),
+        };
+        Ok(Self {
+            flow_lifespan: duration(
+                "selfservice.flow_lifespan",
+                file.flow_lifespan.as_deref(),
+                Duration::hours(1),
+            )?,
+            allowed_return_urls: file.allowed_return_urls,
+            default_return_to: file.default_return_to,
+            session_after_registration,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -348,6 +409,7 @@ pub struct Config {
     pub session_cookie_name: String,
     /// `[ui] templates_dir`: templates read at start, replacing the embedded ones by name.
     pub ui_templates: Vec<(String, String)>,
+    pub selfservice: SelfServiceConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -661,6 +723,7 @@ impl Config {
             )?,
             session_cookie_name,
             ui_templates,
+            selfservice: SelfServiceConfig::from_file(file.selfservice)?,
         })
     }
 

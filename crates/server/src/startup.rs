@@ -138,6 +138,18 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     Pages::new(&config.ui_templates).context("invalid template in ui.templates_dir")?;
     settings.ui_templates = config.ui_templates.clone();
 
+    let selfservice = &config.selfservice;
+    settings.flows.lifespan = selfservice.flow_lifespan;
+    settings.flows.session_after_registration = selfservice.session_after_registration;
+    settings.flows.allowed_return_urls = selfservice
+        .allowed_return_urls
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .collect();
+    if let Some(target) = &selfservice.default_return_to {
+        settings.flows.default_return_to = target.clone();
+    }
+
     let storage: Arc<dyn Storage> = Arc::new(store.clone());
     let state = AppState::new(storage, clock, cipher, settings);
     state

@@ -85,6 +85,7 @@ fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router {
 pub fn public_router(state: &AppState) -> Router {
     let router = Router::new()
         .merge(oauth::router())
+        .merge(identity::router())
         .merge(health::router())
         .merge(identity::session::router())
         .merge(ui::router())

@@ -26,6 +26,18 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("macros.html", include_str!("../../templates/macros.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("account.html", include_str!("../../templates/account.html")),
+    (
+        "identity/_flow_form.html",
+        include_str!("../../templates/identity/_flow_form.html"),
+    ),
+    (
+        "identity/login.html",
+        include_str!("../../templates/identity/login.html"),
+    ),
+    (
+        "identity/registration.html",
+        include_str!("../../templates/identity/registration.html"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../../static/gatehouse.css");

@@ -1,3 +1,5 @@
 pub mod app;
+pub mod browser;
 
-pub use app::TestApp;
+pub use app::{TestApp, json_of};
+pub use browser::Browser;

@@ -1,0 +1,306 @@
+//! Self-service login with identifier and password: `GET /self-service/login/{api,browser}`
+//! create a flow, `POST /self-service/login?flow=` submits it.
+//!
+//! An unknown address, a wrong password and an inactive account answer alike (same status, same
+//! body, and the same cost: an unknown address is checked against a dummy hash). Failures count
+//! towards the per-address and per-IP budgets before the password is even looked at, so a
+//! throttled attacker learns nothing more.
+
+use crate::audit;
+use crate::error::ApiError;
+use crate::extract::RequestMeta;
+use crate::identity::flow::{
+    FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, create_flow,
+    error_response, flow_json, see_other, success_url, wants_json,
+};
+use crate::identity::password::verify_and_upgrade;
+use crate::identity::session::{self, MaybeSession};
+use crate::state::AppState;
+use crate::ui::csrf;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
+use gatehouse_domain::flow::{Flavor, Flow, FlowKind, FlowState, UiMessage};
+use gatehouse_domain::identity::normalize_identifier;
+use gatehouse_domain::ids::TenantId;
+use gatehouse_domain::secret::Secret;
+use gatehouse_domain::session::AuthenticationMethod;
+use serde_json::json;
+
+/// `GET /self-service/login/api`: a flow for an API client.
+pub async fn init_api(
+    State(state): State<AppState>,
+    Query(query): Query<InitQuery>,
+) -> Result<Response, ApiError> {
+    let flow = create_flow(&state, FlowKind::Login, Flavor::Api, &query).await?;
+    Ok(axum::Json(flow_json(&state, &flow, None)).into_response())
+}
+
+/// `GET /self-service/login/browser`: a flow for a browser, then the login page (or the flow as
+/// JSON for a script that asks for it). A signed-in browser goes straight on unless it asked
+/// to sign in again (`refresh=true`).
+pub async fn init_browser(
+    State(state): State<AppState>,
+    Query(query): Query<InitQuery>,
+    MaybeSession(current): MaybeSession,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if current.is_some() && !query.refresh.unwrap_or(false) {
+        let target = match query.return_to.as_deref().filter(|r| !r.is_empty()) {
+            Some(requested) => crate::identity::flow::check_return_to(&state, requested)?,
+            None => state.settings.flows.default_return_to.clone(),
+        };
+        return Ok(see_other(&target));
+    }
+    let flow = create_flow(&state, FlowKind::Login, Flavor::Browser, &query).await?;
+    if wants_json(&headers) {
+        let (token, cookie) = csrf::token(&state, &headers);
+        let mut response = axum::Json(flow_json(&state, &flow, Some(&token))).into_response();
+        if let Some(cookie) = cookie {
+            response.headers_mut().append(SET_COOKIE, cookie);
+        }
+        return Ok(response);
+    }
+    Ok(see_other(&format!("/ui/login?flow={}", flow.id)))
+}
+
+/// `POST /self-service/login?flow=`.
+pub async fn submit(
+    State(state): State<AppState>,
+    Query(query): Query<FlowQuery>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (flow, submission) =
+        match begin_submission(&state, FlowKind::Login, &query, &headers, &body).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+    let is_form = submission.is_form;
+    match submit_password(&state, flow, &submission, &meta, &headers).await {
+        Ok(response) => response,
+        Err(err) => error_response(is_form, err),
+    }
+}
+
+async fn submit_password(
+    state: &AppState,
+    mut flow: Flow,
+    submission: &Submission,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let now = state.now();
+    if let Some(method) = submission.text("method").filter(|m| *m != "password") {
+        return Err(ApiError::bad_request(
+            "unsupported_method",
+            format!("login method {method:?} is not available; use \"password\""),
+        ));
+    }
+
+    let identifier = submission
+        .text("identifier")
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    let password = submission.text("password").unwrap_or("");
+    flow.form.clear_messages();
+    flow.form
+        .values
+        .insert("identifier".to_owned(), json!(identifier));
+    if identifier.is_empty() {
+        flow.form
+            .field_error("identifier", UiMessage::required("Email"));
+    }
+    if password.is_empty() {
+        flow.form
+            .field_error("password", UiMessage::required("Password"));
+    }
+    if flow.form.has_errors() {
+        state.store.update_flow(&mut flow).await?;
+        return Ok(answer_with_flow(
+            state,
+            &flow,
+            submission,
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+
+    let tenant = TenantId::DEFAULT;
+    let key = normalize_identifier(&identifier);
+    let ip = meta.ip.as_deref();
+    if let Err(retry_after) = state.login_throttle.check(tenant, &key, ip, now).await {
+        return Ok(throttled(state, &mut flow, submission, headers, retry_after).await);
+    }
+
+    let found = state
+        .store
+        .find_identity_by_identifier(tenant, &key)
+        .await?;
+    let password = Secret::new(password);
+    // Every branch pays for one password hash, so time tells nothing about the address.
+    let (found, reason) = match found {
+        Some((identity, Some(hash))) => {
+            let matched = verify_and_upgrade(state, &identity, &hash, &password).await;
+            let reason = match (matched, identity.is_active()) {
+                (true, true) => None,
+                (true, false) => Some("identity_inactive"),
+                (false, _) => Some("wrong_password"),
+            };
+            (Some(identity), reason)
+        }
+        Some((identity, None)) => {
+            state.passwords.verify(&password, None).await;
+            (Some(identity), Some("no_password_credential"))
+        }
+        None => {
+            state.passwords.verify(&password, None).await;
+            (None, Some("unknown_identifier"))
+        }
+    };
+    let identity = match (found, reason) {
+        (Some(identity), None) => identity,
+        (found, reason) => {
+            state
+                .login_throttle
+                .record_failure(tenant, &key, ip, now)
+                .await;
+            audit::record(state, {
+                let event = AuditEvent::new(
+                    tenant,
+                    AuditEventType::LoginFailed,
+                    AuditResult::Failure,
+                    now,
+                )
+                .actor("self")
+                .client(meta.ip.as_deref(), meta.user_agent.as_deref())
+                .reason(reason.unwrap_or("unknown"));
+                match &found {
+                    Some(identity) => event.identity(identity.id),
+                    None => event,
+                }
+            })
+            .await;
+            flow.form.messages.push(UiMessage::invalid_credentials());
+            state.store.update_flow(&mut flow).await?;
+            return Ok(answer_with_flow(
+                state,
+                &flow,
+                submission,
+                StatusCode::BAD_REQUEST,
+            ));
+        }
+    };
+
+    state.login_throttle.record_success(tenant, &key, now).await;
+    flow.state = FlowState::PassedChallenge;
+    flow.form.clear_messages();
+    state.store.update_flow(&mut flow).await?;
+    let methods = vec![AuthenticationMethod {
+        method: "password".to_owned(),
+        completed_at: now,
+    }];
+    let (session, token) = session::start_session(state, &identity, methods, meta).await?;
+    audit::record(
+        state,
+        AuditEvent::new(
+            tenant,
+            AuditEventType::LoginSucceeded,
+            AuditResult::Success,
+            now,
+        )
+        .identity(identity.id)
+        .actor("self")
+        .client(meta.ip.as_deref(), meta.user_agent.as_deref())
+        .details(json!({"session_id": session.id, "method": "password"})),
+    )
+    .await;
+    Ok(signed_in(
+        state, &flow, submission, &session, &identity, &token,
+    ))
+}
+
+/// The answer to a flow that ended with a new session (login, or registration that signs in).
+pub fn signed_in(
+    state: &AppState,
+    flow: &Flow,
+    submission: &Submission,
+    session: &gatehouse_domain::session::Session,
+    identity: &gatehouse_domain::identity::Identity,
+    token: &Secret,
+) -> Response {
+    let session_json = serde_json::to_value(session::SessionView::new(
+        session,
+        Some(identity),
+        state.now(),
+    ))
+    .unwrap_or_default();
+    match flow.flavor {
+        Flavor::Api => {
+            let mut body = json!({
+                "session_token": token.expose(),
+                "session": session_json,
+            });
+            if flow.kind == FlowKind::Registration {
+                body["identity"] = identity.public_view();
+                body["continue_with"] = json!([{
+                    "action": "set_ory_session_token",
+                    "ory_session_token": token.expose(),
+                }]);
+            }
+            axum::Json(body).into_response()
+        }
+        Flavor::Browser => {
+            let target = success_url(state, flow);
+            let mut response = if submission.is_form {
+                see_other(&target)
+            } else {
+                let mut body = json!({
+                    "session": session_json,
+                    "continue_with": [{"action": "redirect_browser_to", "redirect_browser_to": target}],
+                });
+                if flow.kind == FlowKind::Registration {
+                    body["identity"] = identity.public_view();
+                }
+                axum::Json(body).into_response()
+            };
+            response
+                .headers_mut()
+                .append(SET_COOKIE, session::session_cookie(state, token));
+            response
+        }
+    }
+}
+
+/// 429 with `Retry-After`: JSON for API clients, the login page with the message for a form.
+async fn throttled(
+    state: &AppState,
+    flow: &mut Flow,
+    submission: &Submission,
+    headers: &HeaderMap,
+    retry_after: crate::throttle::RetryAfter,
+) -> Response {
+    if !submission.is_form {
+        return retry_after.into_response();
+    }
+    let minutes = retry_after.0.as_secs().div_ceil(60).max(1);
+    flow.form.messages.push(UiMessage::error(
+        4_000_010,
+        format!("Too many failed attempts. Try again in {minutes} minute(s)."),
+    ));
+    if let Err(err) = state.store.update_flow(flow).await {
+        return error_response(true, err.into());
+    }
+    let mut response =
+        crate::identity::pages::flow_page(state, flow, headers, StatusCode::TOO_MANY_REQUESTS);
+    if let Ok(value) = retry_after.0.as_secs().to_string().parse() {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
+    response
+}

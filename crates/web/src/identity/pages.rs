@@ -1,0 +1,229 @@
+//! The built-in login and registration pages: `/ui/login?flow=` and `/ui/registration?flow=`
+//! render a browser flow's form (its nodes, messages next to their fields, the CSRF token); without
+//! a usable flow they start one.
+
+use crate::error::ApiError;
+use crate::identity::flow::{self, FlowQuery, InitQuery, create_flow, see_other};
+use crate::state::AppState;
+use crate::ui::csrf;
+use axum::extract::{Query, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gatehouse_domain::flow::{Flavor, Flow, FlowKind, UiMessage};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    pub flow: Option<String>,
+    pub return_to: Option<String>,
+}
+
+/// One form input as the template draws it.
+#[derive(Serialize)]
+struct FieldView {
+    name: String,
+    input_type: String,
+    label: String,
+    value: String,
+    required: bool,
+    autocomplete: String,
+    errors: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct MessageView {
+    text: String,
+    kind: &'static str,
+}
+
+/// `identity/login.html` and `identity/registration.html`.
+#[derive(Serialize)]
+struct FlowPage {
+    title: &'static str,
+    action: String,
+    csrf_token: String,
+    fields: Vec<FieldView>,
+    hidden: Vec<(String, String)>,
+    submit_label: String,
+    submit_value: String,
+    messages: Vec<MessageView>,
+    /// Registration waiting for its code.
+    code_step: bool,
+}
+
+fn text(value: &Value, pointer: &str) -> String {
+    match value.pointer(pointer) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn page_context(state: &AppState, flow: &Flow, csrf_token: &str) -> FlowPage {
+    let mut fields = Vec::new();
+    let mut hidden = Vec::new();
+    let mut submit_label = String::new();
+    let mut submit_value = String::new();
+    for node in flow::nodes(state, flow, Some(csrf_token)) {
+        let name = text(&node, "/attributes/name");
+        let input_type = text(&node, "/attributes/type");
+        match input_type.as_str() {
+            "hidden" => hidden.push((name, text(&node, "/attributes/value"))),
+            "submit" => {
+                submit_label = text(&node, "/meta/label/text");
+                submit_value = text(&node, "/attributes/value");
+            }
+            _ => fields.push(FieldView {
+                label: text(&node, "/meta/label/text"),
+                value: text(&node, "/attributes/value"),
+                required: node.pointer("/attributes/required") == Some(&Value::Bool(true)),
+                autocomplete: text(&node, "/attributes/autocomplete"),
+                errors: node
+                    .get("messages")
+                    .and_then(Value::as_array)
+                    .map(|messages| messages.iter().map(|m| text(m, "/text")).collect())
+                    .unwrap_or_default(),
+                name,
+                input_type,
+            }),
+        }
+    }
+    FlowPage {
+        title: match flow.kind {
+            FlowKind::Login => "Sign in",
+            FlowKind::Registration => "Create an account",
+        },
+        action: state.settings.url(&format!(
+            "/self-service/{}?flow={}",
+            flow.kind.as_str(),
+            flow.id
+        )),
+        csrf_token: csrf_token.to_owned(),
+        fields,
+        hidden,
+        submit_label,
+        submit_value,
+        messages: flow
+            .form
+            .messages
+            .iter()
+            .map(|m| MessageView {
+                text: m.text.clone(),
+                kind: match m.kind {
+                    gatehouse_domain::flow::MessageType::Error => "error",
+                    gatehouse_domain::flow::MessageType::Success => "success",
+                    gatehouse_domain::flow::MessageType::Info => "info",
+                },
+            })
+            .collect(),
+        code_step: flow.pending.is_some(),
+    }
+}
+
+/// Renders `flow` on its page with `status`.
+pub fn flow_page(
+    state: &AppState,
+    flow: &Flow,
+    headers: &HeaderMap,
+    status: StatusCode,
+) -> Response {
+    let (token, cookie) = csrf::token(state, headers);
+    let template = match flow.kind {
+        FlowKind::Login => "identity/login.html",
+        FlowKind::Registration => "identity/registration.html",
+    };
+    let page = match state
+        .pages
+        .render(template, page_context(state, flow, &token))
+    {
+        Ok(page) => page,
+        Err(err) => return err.into_response(),
+    };
+    let mut response = (status, page).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn show(
+    state: &AppState,
+    kind: FlowKind,
+    query: PageQuery,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let start_over = |return_to: Option<String>| {
+        let mut target = format!("/self-service/{}/browser", kind.as_str());
+        if let Some(return_to) = return_to {
+            target.push_str("?return_to=");
+            target.push_str(
+                &percent_encoding::utf8_percent_encode(
+                    &return_to,
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string(),
+            );
+        }
+        see_other(&target)
+    };
+    let Some(raw) = query.flow.as_deref() else {
+        return Ok(start_over(query.return_to));
+    };
+    let id = FlowQuery {
+        id: None,
+        flow: Some(raw.to_owned()),
+    }
+    .flow_id();
+    let found = match id {
+        Ok(id) => flow::load_flow(state, kind, id).await.ok(),
+        Err(_) => None,
+    };
+    let Some(found) = found.filter(|f| f.flavor == Flavor::Browser) else {
+        return Ok(start_over(None));
+    };
+    if state.now() >= found.expires_at {
+        // A fresh flow that says why the form is empty again.
+        let mut fresh = create_flow(
+            state,
+            kind,
+            Flavor::Browser,
+            &InitQuery {
+                return_to: found.return_to.clone(),
+                refresh: Some(found.refresh),
+            },
+        )
+        .await?;
+        fresh.form.messages.push(UiMessage::error(
+            4_010_001,
+            "The form expired. Please fill it in again.",
+        ));
+        state.store.update_flow(&mut fresh).await?;
+        return Ok(see_other(&format!(
+            "{}?flow={}",
+            flow::page_path(kind),
+            fresh.id
+        )));
+    }
+    Ok(flow_page(state, &found, headers, StatusCode::OK))
+}
+
+/// `GET /ui/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    show(&state, FlowKind::Login, query, &headers).await
+}
+
+/// `GET /ui/registration`.
+pub async fn registration(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    show(&state, FlowKind::Registration, query, &headers).await
+}
