@@ -52,6 +52,6 @@ impl<T> Storage for T where
         + crate::oauth::store::ClientStore
         + crate::oauth::store::TokenStore
         + crate::keys::KeyStore
-    + crate::identity::store::IdentityStore
+        + crate::identity::store::IdentityStore
 {
 }

@@ -214,10 +214,7 @@ pub fn load_schemas(
             _ => path.clone(),
         };
         let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "cannot read identity schema {id:?} from {}",
-                path.display()
-            )
+            format!("cannot read identity schema {id:?} from {}", path.display())
         })?;
         registry
             .insert_str(id, &text)
@@ -659,10 +656,16 @@ mod tests {
 
         std::fs::write(dir.join("staff.json"), "{\"type\": ").expect("writes");
         let err = format!("{:#}", Config::load(&a).expect_err("broken schema"));
-        assert!(err.contains("staff.json") && err.contains("not valid JSON"), "{err}");
+        assert!(
+            err.contains("staff.json") && err.contains("not valid JSON"),
+            "{err}"
+        );
         std::fs::remove_file(dir.join("staff.json")).expect("removes");
         let err = format!("{:#}", Config::load(&a).expect_err("missing schema"));
-        assert!(err.contains("cannot read identity schema \"staff\""), "{err}");
+        assert!(
+            err.contains("cannot read identity schema \"staff\""),
+            "{err}"
+        );
 
         std::fs::write(&path, "[passwords]\nmemory_kib = 1024\n").expect("writes");
         let err = format!("{:#}", Config::load(&a).expect_err("weak"));

@@ -242,7 +242,6 @@ impl Store {
         });
         Ok(())
     }
-
 }
 
 fn json_opt(value: Option<&Value>) -> Option<Json<&Value>> {
@@ -294,7 +293,8 @@ impl IdentityStore for Store {
     }
 
     async fn find_identity(&self, tenant: TenantId, id: Uuid) -> StoreResult<Option<Identity>> {
-        let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE tenant_id = $1 AND id = $2");
+        let sql =
+            format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE tenant_id = $1 AND id = $2");
         let (row, addresses) = with_pool!(self, |pool| {
             let mut tx = pool.begin().await.map_err(store_error)?;
             let row: Option<IdentityRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -392,7 +392,11 @@ impl IdentityStore for Store {
         });
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        let next = if more { rows.last().map(|r| r.id) } else { None };
+        let next = if more {
+            rows.last().map(|r| r.id)
+        } else {
+            None
+        };
         let identities = rows
             .into_iter()
             .map(|r| r.into_identity(&addresses))
@@ -400,7 +404,11 @@ impl IdentityStore for Store {
         Ok(IdentityPage { identities, next })
     }
 
-    async fn update_identity(&self, identity: &Identity, identifiers: &[String]) -> StoreResult<()> {
+    async fn update_identity(
+        &self,
+        identity: &Identity,
+        identifiers: &[String],
+    ) -> StoreResult<()> {
         self.replace_identity(identity, identifiers, None).await
     }
 

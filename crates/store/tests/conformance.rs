@@ -405,8 +405,8 @@ mod identities {
     }
 
     fn bcrypt_hash() -> PasswordHash {
-        let parts = bcrypt::hash_with_salt("imported password", 4, *b"0123456789abcdef")
-            .expect("hashes");
+        let parts =
+            bcrypt::hash_with_salt("imported password", 4, *b"0123456789abcdef").expect("hashes");
         PasswordHash::parse(&parts.format_for_version(bcrypt::Version::TwoB)).expect("parses")
     }
 
@@ -467,7 +467,12 @@ mod identities {
             let (second, identifiers) = person("ada@example.com", NOW);
             match store.insert_identity(&second, &identifiers, None).await {
                 Err(StoreError::Conflict { constraint }) => {
-                    assert_eq!(constraint, "identity_identifier", "{}", store.backend_name());
+                    assert_eq!(
+                        constraint,
+                        "identity_identifier",
+                        "{}",
+                        store.backend_name()
+                    );
                 }
                 other => panic!("expected a conflict, got {other:?}"),
             }
@@ -489,7 +494,10 @@ mod identities {
             let conflict = store
                 .update_identity(&third, &["ada@example.com".to_owned()])
                 .await;
-            assert!(matches!(conflict, Err(StoreError::Conflict { .. })), "{conflict:?}");
+            assert!(
+                matches!(conflict, Err(StoreError::Conflict { .. })),
+                "{conflict:?}"
+            );
             let kept = store
                 .find_identity_by_identifier(TenantId::DEFAULT, "grace@example.com")
                 .await
@@ -593,13 +601,22 @@ mod identities {
                     .expect("lists");
                 assert!(page.identities.len() <= 2);
                 seen.extend(page.identities.iter().map(|i| i.id));
-                assert!(page.identities.iter().all(|i| !i.verifiable_addresses.is_empty()));
+                assert!(
+                    page.identities
+                        .iter()
+                        .all(|i| !i.verifiable_addresses.is_empty())
+                );
                 match page.next {
                     Some(next) => after = Some(next),
                     None => break,
                 }
             }
-            assert_eq!(seen, ids, "{}: every identity once, in creation order", store.backend_name());
+            assert_eq!(
+                seen,
+                ids,
+                "{}: every identity once, in creation order",
+                store.backend_name()
+            );
 
             let page = store
                 .list_identities(

@@ -134,8 +134,8 @@ fn check_argon2(s: &str) -> Result<(), PasswordError> {
     let parsed = phc_of(s)?;
     argon2::Algorithm::new(parsed.algorithm.as_str())
         .map_err(|e| invalid(format!("argon2 variant: {e}")))?;
-    let params =
-        argon2::Params::try_from(&parsed).map_err(|e| invalid(format!("argon2 parameters: {e}")))?;
+    let params = argon2::Params::try_from(&parsed)
+        .map_err(|e| invalid(format!("argon2 parameters: {e}")))?;
     if params.m_cost() > MAX_ARGON2_MEMORY_KIB
         || params.t_cost() > MAX_ARGON2_ITERATIONS
         || params.p_cost() > MAX_PARALLELISM
@@ -163,8 +163,8 @@ fn check_pbkdf2_phc(s: &str) -> Result<(), PasswordError> {
 
 fn check_scrypt(s: &str) -> Result<(), PasswordError> {
     let parsed = phc_of(s)?;
-    let params =
-        scrypt::Params::try_from(&parsed).map_err(|e| invalid(format!("scrypt parameters: {e}")))?;
+    let params = scrypt::Params::try_from(&parsed)
+        .map_err(|e| invalid(format!("scrypt parameters: {e}")))?;
     let memory = 128u64
         .saturating_mul(u64::from(params.r()))
         .saturating_mul(params.n());
@@ -357,7 +357,9 @@ pub enum Verification {
     Mismatch,
     /// The password is right; `needs_rehash` when the hash is not argon2id with at least
     /// `params`, so the caller should store a fresh hash.
-    Match { needs_rehash: bool },
+    Match {
+        needs_rehash: bool,
+    },
 }
 
 impl Verification {
@@ -440,13 +442,26 @@ mod tests {
     fn hashes_with_argon2id_at_the_given_params_and_verifies() {
         let params = HashParams::default();
         let hash = hash_password(&params, PASSWORD).expect("hashes");
-        assert!(hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", hash.as_str());
+        assert!(
+            hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            hash.as_str()
+        );
         assert_eq!(
             verify_password(&params, PASSWORD, &hash),
-            Verification::Match { needs_rehash: false }
+            Verification::Match {
+                needs_rehash: false
+            }
         );
-        assert_eq!(verify_password(&params, "wrong", &hash), Verification::Mismatch);
-        assert_ne!(hash, hash_password(&params, PASSWORD).expect("hashes"), "fresh salt");
+        assert_eq!(
+            verify_password(&params, "wrong", &hash),
+            Verification::Mismatch
+        );
+        assert_ne!(
+            hash,
+            hash_password(&params, PASSWORD).expect("hashes"),
+            "fresh salt"
+        );
         let stronger = HashParams {
             memory_kib: 32_768,
             ..params
@@ -479,11 +494,23 @@ mod tests {
     fn refuses_params_below_the_owasp_minimum() {
         assert!(HashParams::default().validate().is_ok());
         for weak in [
-            HashParams { memory_kib: 4096, ..HashParams::default() },
-            HashParams { iterations: 1, ..HashParams::default() },
-            HashParams { parallelism: 0, ..HashParams::default() },
+            HashParams {
+                memory_kib: 4096,
+                ..HashParams::default()
+            },
+            HashParams {
+                iterations: 1,
+                ..HashParams::default()
+            },
+            HashParams {
+                parallelism: 0,
+                ..HashParams::default()
+            },
         ] {
-            assert!(matches!(weak.validate(), Err(PasswordError::InvalidParams(_))));
+            assert!(matches!(
+                weak.validate(),
+                Err(PasswordError::InvalidParams(_))
+            ));
         }
     }
 
@@ -519,12 +546,17 @@ mod tests {
     fn verifies_imported_bcrypt_in_every_prefix() {
         let salt = *b"0123456789abcdef";
         let parts = bcrypt::hash_with_salt(PASSWORD, 4, salt).expect("hashes");
-        for version in [bcrypt::Version::TwoA, bcrypt::Version::TwoB, bcrypt::Version::TwoY] {
+        for version in [
+            bcrypt::Version::TwoA,
+            bcrypt::Version::TwoB,
+            bcrypt::Version::TwoY,
+        ] {
             assert_upgrades(&parts.format_for_version(version));
         }
         // The OpenBSD test vector (password "U*U", cost 5).
-        let vector = PasswordHash::parse("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW")
-            .expect("parses");
+        let vector =
+            PasswordHash::parse("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW")
+                .expect("parses");
         assert!(verify_password(&HashParams::default(), "U*U", &vector).is_match());
         assert!(matches!(
             PasswordHash::parse("$2b$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
@@ -537,8 +569,16 @@ mod tests {
         // Django's algorithm with the pbkdf2 crate: base64(PBKDF2-HMAC-SHA256(password, salt)).
         let salt = "Xk7ZbhqNqRtm";
         let mut out = [0u8; 32];
-        pbkdf2::pbkdf2_hmac::<pbkdf2::sha2::Sha256>(PASSWORD.as_bytes(), salt.as_bytes(), 20_000, &mut out);
-        assert_upgrades(&format!("pbkdf2_sha256$20000${salt}${}", STANDARD.encode(out)));
+        pbkdf2::pbkdf2_hmac::<pbkdf2::sha2::Sha256>(
+            PASSWORD.as_bytes(),
+            salt.as_bytes(),
+            20_000,
+            &mut out,
+        );
+        assert_upgrades(&format!(
+            "pbkdf2_sha256$20000${salt}${}",
+            STANDARD.encode(out)
+        ));
         // Produced by Python's hashlib, which Django's PBKDF2PasswordHasher calls:
         // base64.b64encode(hashlib.pbkdf2_hmac("sha256", b"correct horse battery staple",
         //                                       b"seasalt2024", 1000)).decode()
@@ -551,7 +591,10 @@ mod tests {
             "pbkdf2_sha256$1000$salt$not-base64!",
             "pbkdf2_sha256$1000$salt$AAAA",
         ] {
-            assert!(matches!(PasswordHash::parse(bad), Err(PasswordError::InvalidHash(_))), "{bad}");
+            assert!(
+                matches!(PasswordHash::parse(bad), Err(PasswordError::InvalidHash(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -574,7 +617,11 @@ mod tests {
         let mut out = [0u8; 32];
         pbkdf2::pbkdf2_hmac::<pbkdf2::sha2::Sha256>(PASSWORD.as_bytes(), salt, 29_000, &mut out);
         let ab64 = |b: &[u8]| STANDARD_NO_PAD.encode(b).replace('+', ".");
-        assert_upgrades(&format!("$pbkdf2-sha256$29000${}${}", ab64(salt), ab64(&out)));
+        assert_upgrades(&format!(
+            "$pbkdf2-sha256$29000${}${}",
+            ab64(salt),
+            ab64(&out)
+        ));
     }
 
     #[test]
@@ -592,14 +639,22 @@ mod tests {
         assert!(hash.starts_with("$scrypt$ln=10,r=8,p=1$"), "{hash}");
         assert_upgrades(&hash);
         assert!(matches!(
-            PasswordHash::parse("$scrypt$ln=30,r=8,p=1$aM15713r3Xsvxbi31lqr1Q$nFNh2CVHVjNldFVKDHDlm4CbdRSCdEBsjjJxD+iCs5E"),
+            PasswordHash::parse(
+                "$scrypt$ln=30,r=8,p=1$aM15713r3Xsvxbi31lqr1Q$nFNh2CVHVjNldFVKDHDlm4CbdRSCdEBsjjJxD+iCs5E"
+            ),
             Err(PasswordError::InvalidHash(_))
         ));
     }
 
     #[test]
     fn refuses_unknown_and_malformed_hashes() {
-        for bad in ["", "plaintext", "$md5$abc", "$1$salt$hash", "$argon2id$v=19$m=19456"] {
+        for bad in [
+            "",
+            "plaintext",
+            "$md5$abc",
+            "$1$salt$hash",
+            "$argon2id$v=19$m=19456",
+        ] {
             assert!(PasswordHash::parse(bad).is_err(), "{bad}");
         }
     }

@@ -29,9 +29,16 @@ impl Default for PasswordPolicy {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicyViolation {
-    TooShort { min: usize },
-    TooLong { max: usize },
-    Weak { score: u8, suggestion: Option<String> },
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
+    Weak {
+        score: u8,
+        suggestion: Option<String>,
+    },
     SimilarToIdentifier,
 }
 
@@ -41,7 +48,9 @@ impl fmt::Display for PolicyViolation {
             Self::TooShort { min } => {
                 write!(f, "the password must be at least {min} characters long")
             }
-            Self::TooLong { max } => write!(f, "the password must be at most {max} characters long"),
+            Self::TooLong { max } => {
+                write!(f, "the password must be at most {max} characters long")
+            }
             Self::Weak { suggestion, .. } => {
                 f.write_str("the password is too easy to guess")?;
                 match suggestion {
@@ -125,14 +134,20 @@ mod tests {
 
     #[test]
     fn accepts_a_strong_password() {
-        assert_eq!(check(&policy(), "tawny-kettle-orbit-93", &["ann@example.com"]), Ok(()));
+        assert_eq!(
+            check(&policy(), "tawny-kettle-orbit-93", &["ann@example.com"]),
+            Ok(())
+        );
     }
 
     #[test]
     fn refuses_short_passwords_with_a_readable_reason() {
         let err = check(&policy(), "Xq7$kz!", &[]).expect_err("too short");
         assert_eq!(err, PolicyViolation::TooShort { min: 8 });
-        assert_eq!(err.to_string(), "the password must be at least 8 characters long");
+        assert_eq!(
+            err.to_string(),
+            "the password must be at least 8 characters long"
+        );
         // Length counts characters, not bytes.
         assert!(matches!(
             check(&policy(), "ééééééé", &[]),
@@ -159,7 +174,11 @@ mod tests {
             panic!("expected Weak, got {err:?}");
         };
         assert!(*score < 3);
-        assert!(err.to_string().starts_with("the password is too easy to guess"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("the password is too easy to guess"),
+            "{err}"
+        );
         let relaxed = PasswordPolicy {
             min_score: 0,
             ..policy()
@@ -182,9 +201,16 @@ mod tests {
             );
         }
         // A local part shorter than 3 characters is not a similarity rule of its own.
-        assert_eq!(check(&policy(), "tawny-kettle-al-orbit-93", &["al@example.com"]), Ok(()));
         assert_eq!(
-            check(&policy(), "tawny-kettle-orbit-93", &["tawny-kettle-orbit-93"]),
+            check(&policy(), "tawny-kettle-al-orbit-93", &["al@example.com"]),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &policy(),
+                "tawny-kettle-orbit-93",
+                &["tawny-kettle-orbit-93"]
+            ),
             Err(PolicyViolation::SimilarToIdentifier)
         );
         assert_eq!(

@@ -60,13 +60,17 @@ pub enum SchemaError {
     NotJson { id: String, reason: String },
     #[error("identity schema {id:?} does not compile: {reason}")]
     Invalid { id: String, reason: String },
-    #[error("identity schema {id:?}: trait {field:?} has an invalid \"gatehouse\" keyword: {reason}")]
+    #[error(
+        "identity schema {id:?}: trait {field:?} has an invalid \"gatehouse\" keyword: {reason}"
+    )]
     Extension {
         id: String,
         field: String,
         reason: String,
     },
-    #[error("identity schema {0:?} marks no trait as an identifier (\"gatehouse\": {{\"identifier\": true}})")]
+    #[error(
+        "identity schema {0:?} marks no trait as an identifier (\"gatehouse\": {{\"identifier\": true}})"
+    )]
     NoIdentifier(String),
 }
 
@@ -310,7 +314,9 @@ fn fields_of(id: &str, traits: &Value, order: Vec<String>) -> Result<Vec<FieldSp
             for (key, value) in ext {
                 match key.as_str() {
                     "identifier" => {
-                        identifier = value.as_bool().ok_or_else(|| bad("identifier must be true or false"))?;
+                        identifier = value
+                            .as_bool()
+                            .ok_or_else(|| bad("identifier must be true or false"))?;
                     }
                     "verifiable" | "recovery" => {
                         if value.as_str() != Some("email") {
@@ -326,7 +332,9 @@ fn fields_of(id: &str, traits: &Value, order: Vec<String>) -> Result<Vec<FieldSp
                         let t = value
                             .as_str()
                             .filter(|t| ["email", "text", "tel", "url", "date"].contains(t))
-                            .ok_or_else(|| bad("input_type must be email, text, tel, url or date"))?;
+                            .ok_or_else(|| {
+                                bad("input_type must be email, text, tel, url or date")
+                            })?;
                         input_override = Some(t.to_owned());
                     }
                     other => return Err(bad(&format!("unknown key {other:?}"))),
@@ -402,9 +410,15 @@ fn traits_error(error: &jsonschema::ValidationError<'_>, wrapped: bool) -> Trait
             "uri" | "iri" => "must be an absolute URL".to_owned(),
             other => format!("must be a valid {other}"),
         },
-        ValidationErrorKind::MinLength { limit } => format!("must be at least {limit} characters long"),
-        ValidationErrorKind::MaxLength { limit } => format!("must be at most {limit} characters long"),
-        ValidationErrorKind::Pattern { .. } => "contains characters that are not allowed".to_owned(),
+        ValidationErrorKind::MinLength { limit } => {
+            format!("must be at least {limit} characters long")
+        }
+        ValidationErrorKind::MaxLength { limit } => {
+            format!("must be at most {limit} characters long")
+        }
+        ValidationErrorKind::Pattern { .. } => {
+            "contains characters that are not allowed".to_owned()
+        }
         ValidationErrorKind::Type { kind } => format!("must be of type {}", type_name(kind)),
         ValidationErrorKind::Enum { options } => format!("must be one of {options}"),
         _ => error.to_string(),
@@ -419,9 +433,11 @@ fn traits_error(error: &jsonschema::ValidationError<'_>, wrapped: bool) -> Trait
 fn type_name(kind: &jsonschema::error::TypeKind) -> String {
     match kind {
         jsonschema::error::TypeKind::Single(t) => t.to_string(),
-        jsonschema::error::TypeKind::Multiple(set) => {
-            set.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or ")
-        }
+        jsonschema::error::TypeKind::Multiple(set) => set
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(" or "),
     }
 }
 
@@ -511,22 +527,55 @@ mod tests {
     fn errors_name_the_field_and_the_rule() {
         let registry = SchemaRegistry::with_default();
         let e = rejects(&registry, json!({"first_name": "Ann"}));
-        assert_eq!((e.field.as_str(), e.rule.as_str()), ("traits.email", "required"));
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("traits.email", "required")
+        );
         let e = rejects(&registry, json!({"email": "not-an-email"}));
-        assert_eq!((e.field.as_str(), e.rule.as_str()), ("traits.email", "format"));
-        assert_eq!(e.to_string(), "traits.email: must be a valid email address (rule: format)");
-        let e = rejects(&registry, json!({"email": "a@example.com", "date_of_birth": "yesterday"}));
-        assert_eq!((e.field.as_str(), e.rule.as_str()), ("traits.date_of_birth", "format"));
-        let e = rejects(&registry, json!({"email": "a@example.com", "shoe_size": 44}));
-        assert_eq!((e.field.as_str(), e.rule.as_str()), ("traits.shoe_size", "additionalProperties"));
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("traits.email", "format")
+        );
+        assert_eq!(
+            e.to_string(),
+            "traits.email: must be a valid email address (rule: format)"
+        );
+        let e = rejects(
+            &registry,
+            json!({"email": "a@example.com", "date_of_birth": "yesterday"}),
+        );
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("traits.date_of_birth", "format")
+        );
+        let e = rejects(
+            &registry,
+            json!({"email": "a@example.com", "shoe_size": 44}),
+        );
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("traits.shoe_size", "additionalProperties")
+        );
         let e = rejects(&registry, json!({"email": 7}));
-        assert_eq!((e.field.as_str(), e.rule.as_str()), ("traits.email", "type"));
-        let e = rejects(&registry, json!({"email": "a@example.com", "username": "no spaces"}));
-        assert_eq!((e.field.as_str(), e.rule.as_str()), ("traits.username", "pattern"));
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("traits.email", "type")
+        );
+        let e = rejects(
+            &registry,
+            json!({"email": "a@example.com", "username": "no spaces"}),
+        );
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("traits.username", "pattern")
+        );
         let e = rejects(&registry, json!("just a string"));
         assert_eq!((e.field.as_str(), e.rule.as_str()), ("traits", "type"));
         let e = registry.validate("other", &json!({})).expect_err("unknown");
-        assert_eq!((e.field.as_str(), e.rule.as_str()), ("schema_id", "unknown_schema"));
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("schema_id", "unknown_schema")
+        );
     }
 
     #[test]
@@ -537,8 +586,16 @@ mod tests {
         assert_eq!(
             names,
             [
-                "email", "first_name", "last_name", "username", "display_name", "mobile", "bio",
-                "website", "location", "date_of_birth"
+                "email",
+                "first_name",
+                "last_name",
+                "username",
+                "display_name",
+                "mobile",
+                "bio",
+                "website",
+                "location",
+                "date_of_birth"
             ]
         );
         assert_eq!(fields[0].title, "Email");
@@ -549,7 +606,10 @@ mod tests {
         assert_eq!(fields[5].input_type, "tel");
         assert_eq!(fields[7].input_type, "url");
         assert_eq!(fields[9].input_type, "date");
-        assert!(matches!(registry.form_fields("nope"), Err(SchemaError::Unknown(_))));
+        assert!(matches!(
+            registry.form_fields("nope"),
+            Err(SchemaError::Unknown(_))
+        ));
     }
 
     #[test]
@@ -571,13 +631,25 @@ mod tests {
         let e = registry
             .validate("employee", &json!({"work_email": "e@corp.example"}))
             .expect_err("missing");
-        assert_eq!((e.field.as_str(), e.rule.as_str()), ("traits.employee_number", "required"));
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("traits.employee_number", "required")
+        );
         let e = registry
-            .validate("employee", &json!({"work_email": "e@corp.example", "employee_number": "1"}))
+            .validate(
+                "employee",
+                &json!({"work_email": "e@corp.example", "employee_number": "1"}),
+            )
             .expect_err("short");
-        assert_eq!((e.field.as_str(), e.rule.as_str()), ("traits.employee_number", "minLength"));
+        assert_eq!(
+            (e.field.as_str(), e.rule.as_str()),
+            ("traits.employee_number", "minLength")
+        );
         let facts = registry
-            .validate("employee", &json!({"work_email": "E@corp.example", "employee_number": "1234"}))
+            .validate(
+                "employee",
+                &json!({"work_email": "E@corp.example", "employee_number": "1234"}),
+            )
             .expect("valid");
         assert_eq!(facts.identifiers, vec!["e@corp.example"]);
         assert!(facts.recovery.is_empty());
@@ -599,7 +671,10 @@ mod tests {
             Err(SchemaError::Invalid { .. })
         ));
         assert!(matches!(
-            registry.insert("x", json!({"type": "object", "properties": {"name": {"type": "string"}}})),
+            registry.insert(
+                "x",
+                json!({"type": "object", "properties": {"name": {"type": "string"}}})
+            ),
             Err(SchemaError::NoIdentifier(_))
         ));
         let err = registry
@@ -609,7 +684,10 @@ mod tests {
                        "gatehouse": {"identifier": true, "verifiable": "sms"}}}}),
             )
             .expect_err("sms is not supported");
-        assert!(err.to_string().contains("verifiable must be \"email\""), "{err}");
+        assert!(
+            err.to_string().contains("verifiable must be \"email\""),
+            "{err}"
+        );
         assert!(!registry.contains("x"));
     }
 }

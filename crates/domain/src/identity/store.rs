@@ -64,7 +64,8 @@ pub trait IdentityStore: Send + Sync {
     ) -> StoreResult<IdentityPage>;
     /// Replaces the identity's schema, state, traits, metadata and addresses, and its
     /// identifiers. `NotFound` if it is gone; `Conflict` as for insert.
-    async fn update_identity(&self, identity: &Identity, identifiers: &[String]) -> StoreResult<()>;
+    async fn update_identity(&self, identity: &Identity, identifiers: &[String])
+    -> StoreResult<()>;
     /// [`IdentityStore::update_identity`] and a new password hash, in one transaction (the
     /// credential's time is `identity.updated_at`).
     async fn update_identity_with_password(

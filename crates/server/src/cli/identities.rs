@@ -81,7 +81,10 @@ async fn import_line(api: &AdminClient, line: &str) -> Outcome {
         Ok(body) => body,
         Err(e) => return Outcome::Failed(format!("invalid JSON: {e}")),
     };
-    match api.send(Method::POST, "/admin/identities", Some(&body)).await {
+    match api
+        .send(Method::POST, "/admin/identities", Some(&body))
+        .await
+    {
         Ok(answer) if answer.status == StatusCode::CREATED => Outcome::Created,
         Ok(answer) if answer.status == StatusCode::CONFLICT => Outcome::Skipped,
         Ok(answer) => Outcome::Failed(format!("{} ({})", answer.reason(), answer.status.as_u16())),
@@ -90,8 +93,8 @@ async fn import_line(api: &AdminClient, line: &str) -> Outcome {
 }
 
 async fn import(api: AdminClient, file: &PathBuf, json_out: bool) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let lines: Vec<(usize, String)> = text
         .lines()
         .enumerate()
@@ -99,10 +102,7 @@ async fn import(api: AdminClient, file: &PathBuf, json_out: bool) -> anyhow::Res
         .map(|(i, l)| (i + 1, l.to_owned()))
         .collect();
     let progress = if std::io::stderr().is_terminal() {
-        ProgressBar::with_draw_target(
-            Some(lines.len() as u64),
-            ProgressDrawTarget::stderr(),
-        )
+        ProgressBar::with_draw_target(Some(lines.len() as u64), ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
     };
@@ -232,7 +232,11 @@ impl IdentitiesCommand {
             }
             IdentitiesAction::Get { id } => {
                 let identity = api
-                    .call(Method::GET, &format!("/admin/identities/{}", encode(&id)), None)
+                    .call(
+                        Method::GET,
+                        &format!("/admin/identities/{}", encode(&id)),
+                        None,
+                    )
                     .await?
                     .context("empty answer")?;
                 if json_out {
@@ -242,8 +246,12 @@ impl IdentitiesCommand {
                 }
             }
             IdentitiesAction::Delete { id } => {
-                api.call(Method::DELETE, &format!("/admin/identities/{}", encode(&id)), None)
-                    .await?;
+                api.call(
+                    Method::DELETE,
+                    &format!("/admin/identities/{}", encode(&id)),
+                    None,
+                )
+                .await?;
                 if !json_out {
                     println!("deleted identity {id}");
                 }

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_domain::identity::password::PasswordHash;
 use gatehouse_domain::identity::schema::{TraitFacts, TraitsError, normalize_identifier};
 use gatehouse_domain::identity::store::{IDENTIFIER_CONSTRAINT, IdentityFilter};
-use gatehouse_domain::identity::{Identity, IdentityState};
+use gatehouse_domain::identity::{Identity, IdentityState, stored_precision};
 use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::secret::Secret;
 use gatehouse_domain::store::StoreError;
@@ -32,8 +32,9 @@ const MAX_PAGE_SIZE: u32 = 1000;
 pub struct IdentityRequest {
     #[serde(default)]
     schema_id: Option<String>,
+    /// `active` or `inactive` (parsed by [`state_of`] to name the field when it is wrong).
     #[serde(default)]
-    state: Option<IdentityState>,
+    state: Option<String>,
     traits: Value,
     #[serde(default)]
     metadata_public: Option<Value>,
@@ -100,14 +101,27 @@ fn invalid_traits(err: &TraitsError) -> ApiError {
 
 fn write_error(err: StoreError) -> ApiError {
     match err {
-        StoreError::Conflict { constraint } if constraint == IDENTIFIER_CONSTRAINT => ApiError::new(
-            StatusCode::CONFLICT,
-            "identity_exists",
-            "an identity with this identifier already exists",
-        ),
+        StoreError::Conflict { constraint } if constraint == IDENTIFIER_CONSTRAINT => {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "identity_exists",
+                "an identity with this identifier already exists",
+            )
+        }
         StoreError::NotFound => identity_not_found(),
         other => other.into(),
     }
+}
+
+fn state_of(req: &IdentityRequest) -> Result<Option<IdentityState>, ApiError> {
+    req.state
+        .as_deref()
+        .map(|s| {
+            IdentityState::parse(s).ok_or_else(|| {
+                ApiError::bad_request("invalid_body", "state: must be \"active\" or \"inactive\"")
+            })
+        })
+        .transpose()
 }
 
 /// The request's tenant: only the default tenant holds identities for now.
@@ -122,7 +136,11 @@ fn tenant_of(req: &IdentityRequest) -> Result<TenantId, ApiError> {
 }
 
 /// Validates the traits against the requested (or default) schema.
-fn validate(state: &AppState, req: &IdentityRequest, current_schema: Option<&str>) -> Result<(String, TraitFacts), ApiError> {
+fn validate(
+    state: &AppState,
+    req: &IdentityRequest,
+    current_schema: Option<&str>,
+) -> Result<(String, TraitFacts), ApiError> {
     let schema_id = req
         .schema_id
         .clone()
@@ -137,7 +155,10 @@ fn validate(state: &AppState, req: &IdentityRequest, current_schema: Option<&str
 
 /// The password credential of a request: a plaintext password (hashed here; admins may set
 /// any password of the minimum length) or an imported hash (stored as it is).
-async fn password_of(state: &AppState, req: &IdentityRequest) -> Result<Option<PasswordHash>, ApiError> {
+async fn password_of(
+    state: &AppState,
+    req: &IdentityRequest,
+) -> Result<Option<PasswordHash>, ApiError> {
     let Some(config) = req
         .credentials
         .as_ref()
@@ -188,11 +209,12 @@ pub async fn create(
     JsonBody(req): JsonBody<IdentityRequest>,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_of(&req)?;
+    let requested_state = state_of(&req)?;
     let (schema_id, facts) = validate(&state, &req, None)?;
     let password = password_of(&state, &req).await?;
-    let now = state.now();
+    let now = stored_precision(state.now());
     let mut identity = Identity::new(tenant, &schema_id, req.traits.clone(), &facts, now);
-    identity.state = req.state.unwrap_or_default();
+    identity.state = requested_state.unwrap_or_default();
     identity.metadata_public = req.metadata_public.clone();
     identity.metadata_admin = req.metadata_admin.clone();
     for address in req.verifiable_addresses.iter().flatten() {
@@ -283,22 +305,30 @@ async fn replace(
             "tenant_id: an identity cannot move to another tenant",
         ));
     }
+    let requested_state = state_of(req)?;
     let (schema_id, facts) = validate(state, req, Some(&current.schema_id))?;
     let password = password_of(state, req).await?;
-    let now = state.now();
+    let now = stored_precision(state.now());
     current.schema_id = schema_id;
-    current.state = req.state.unwrap_or(current.state);
+    current.state = requested_state.unwrap_or(current.state);
     current.traits = req.traits.clone();
     current.metadata_public = req.metadata_public.clone();
     current.metadata_admin = req.metadata_admin.clone();
     current.updated_at = now;
     current.set_addresses(&facts, now);
     match &password {
-        Some(hash) => state
-            .store
-            .update_identity_with_password(&current, &facts.identifiers, hash)
-            .await,
-        None => state.store.update_identity(&current, &facts.identifiers).await,
+        Some(hash) => {
+            state
+                .store
+                .update_identity_with_password(&current, &facts.identifiers, hash)
+                .await
+        }
+        None => {
+            state
+                .store
+                .update_identity(&current, &facts.identifiers)
+                .await
+        }
     }
     .map_err(write_error)?;
     tracing::info!(user.id = %current.id, "identity updated");
@@ -335,7 +365,10 @@ pub async fn patch(
         // Addresses follow the traits; what a patch did to them is not a request.
         map.remove("verifiable_addresses");
         if map.get("id") != shown.get("id") {
-            return Err(ApiError::bad_request("invalid_patch", "id cannot be changed"));
+            return Err(ApiError::bad_request(
+                "invalid_patch",
+                "id cannot be changed",
+            ));
         }
     }
     let req: IdentityRequest = serde_json::from_value(patched).map_err(|e| {

@@ -104,7 +104,11 @@ impl Passwords {
             .run(move |params| verify_password(params, password.expose(), &stored))
             .await
             .unwrap_or(Verification::Mismatch);
-        if real { outcome } else { Verification::Mismatch }
+        if real {
+            outcome
+        } else {
+            Verification::Mismatch
+        }
     }
 
     async fn dummy(&self) -> Result<PasswordHash, ApiError> {
@@ -180,11 +184,21 @@ mod tests {
     async fn unknown_identifiers_and_overlong_passwords_never_match() {
         let passwords = Passwords::new(HashParams::default(), PasswordPolicy::default(), 1);
         let secret = Secret::new("tawny-kettle-orbit-93");
-        assert_eq!(passwords.verify(&secret, None).await, Verification::Mismatch);
+        assert_eq!(
+            passwords.verify(&secret, None).await,
+            Verification::Mismatch
+        );
         let dummy = passwords.dummy().await.expect("dummy");
-        assert_eq!(dummy, passwords.dummy().await.expect("same dummy"), "computed once");
+        assert_eq!(
+            dummy,
+            passwords.dummy().await.expect("same dummy"),
+            "computed once"
+        );
         let long = Secret::new("x".repeat(5000));
         let hash = passwords.hash(&long).await.expect("hashes");
-        assert_eq!(passwords.verify(&long, Some(&hash)).await, Verification::Mismatch);
+        assert_eq!(
+            passwords.verify(&long, Some(&hash)).await,
+            Verification::Mismatch
+        );
     }
 }
