@@ -13,6 +13,13 @@ use uuid::Uuid;
 
 pub use schema::normalize_identifier;
 
+/// `t` at the precision the store keeps (microseconds), so an answer shows what a later read
+/// returns.
+pub fn stored_precision(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
+}
+
 /// Whether an identity may sign in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -162,6 +162,10 @@ impl SchemaRegistry {
 
     /// Adds (or replaces) a schema. Form fields follow the order of `properties` as the JSON
     /// value holds it (alphabetical); use [`SchemaRegistry::insert_str`] to keep a file's order.
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "the registry takes ownership of the schema in its public contract"
+    )]
     pub fn insert(&mut self, id: &str, schema: Value) -> Result<(), SchemaError> {
         let order = PropertyOrder::default();
         self.insert_ordered(id, &schema, &order)
@@ -501,9 +505,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rejects(registry: &SchemaRegistry, traits: Value) -> TraitsError {
+    fn rejects(registry: &SchemaRegistry, traits: &Value) -> TraitsError {
         registry
-            .validate(DEFAULT_SCHEMA_ID, &traits)
+            .validate(DEFAULT_SCHEMA_ID, traits)
             .expect_err("invalid traits")
     }
 
@@ -526,12 +530,12 @@ mod tests {
     #[test]
     fn errors_name_the_field_and_the_rule() {
         let registry = SchemaRegistry::with_default();
-        let e = rejects(&registry, json!({"first_name": "Ann"}));
+        let e = rejects(&registry, &json!({"first_name": "Ann"}));
         assert_eq!(
             (e.field.as_str(), e.rule.as_str()),
             ("traits.email", "required")
         );
-        let e = rejects(&registry, json!({"email": "not-an-email"}));
+        let e = rejects(&registry, &json!({"email": "not-an-email"}));
         assert_eq!(
             (e.field.as_str(), e.rule.as_str()),
             ("traits.email", "format")
@@ -542,7 +546,7 @@ mod tests {
         );
         let e = rejects(
             &registry,
-            json!({"email": "a@example.com", "date_of_birth": "yesterday"}),
+            &json!({"email": "a@example.com", "date_of_birth": "yesterday"}),
         );
         assert_eq!(
             (e.field.as_str(), e.rule.as_str()),
@@ -550,26 +554,26 @@ mod tests {
         );
         let e = rejects(
             &registry,
-            json!({"email": "a@example.com", "shoe_size": 44}),
+            &json!({"email": "a@example.com", "shoe_size": 44}),
         );
         assert_eq!(
             (e.field.as_str(), e.rule.as_str()),
             ("traits.shoe_size", "additionalProperties")
         );
-        let e = rejects(&registry, json!({"email": 7}));
+        let e = rejects(&registry, &json!({"email": 7}));
         assert_eq!(
             (e.field.as_str(), e.rule.as_str()),
             ("traits.email", "type")
         );
         let e = rejects(
             &registry,
-            json!({"email": "a@example.com", "username": "no spaces"}),
+            &json!({"email": "a@example.com", "username": "no spaces"}),
         );
         assert_eq!(
             (e.field.as_str(), e.rule.as_str()),
             ("traits.username", "pattern")
         );
-        let e = rejects(&registry, json!("just a string"));
+        let e = rejects(&registry, &json!("just a string"));
         assert_eq!((e.field.as_str(), e.rule.as_str()), ("traits", "type"));
         let e = registry.validate("other", &json!({})).expect_err("unknown");
         assert_eq!(

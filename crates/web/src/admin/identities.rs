@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_domain::identity::password::PasswordHash;
 use gatehouse_domain::identity::schema::{TraitFacts, TraitsError, normalize_identifier};
 use gatehouse_domain::identity::store::{IDENTIFIER_CONSTRAINT, IdentityFilter};
-use gatehouse_domain::identity::{Identity, IdentityState};
+use gatehouse_domain::identity::{Identity, IdentityState, stored_precision};
 use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::secret::Secret;
 use gatehouse_domain::store::StoreError;
@@ -32,8 +32,9 @@ const MAX_PAGE_SIZE: u32 = 1000;
 pub struct IdentityRequest {
     #[serde(default)]
     schema_id: Option<String>,
+    /// `active` or `inactive` (parsed by [`state_of`] to name the field when it is wrong).
     #[serde(default)]
-    state: Option<IdentityState>,
+    state: Option<String>,
     traits: Value,
     #[serde(default)]
     metadata_public: Option<Value>,
@@ -110,6 +111,17 @@ fn write_error(err: StoreError) -> ApiError {
         StoreError::NotFound => identity_not_found(),
         other => other.into(),
     }
+}
+
+fn state_of(req: &IdentityRequest) -> Result<Option<IdentityState>, ApiError> {
+    req.state
+        .as_deref()
+        .map(|s| {
+            IdentityState::parse(s).ok_or_else(|| {
+                ApiError::bad_request("invalid_body", "state: must be \"active\" or \"inactive\"")
+            })
+        })
+        .transpose()
 }
 
 /// The request's tenant: only the default tenant holds identities for now.
@@ -197,11 +209,12 @@ pub async fn create(
     JsonBody(req): JsonBody<IdentityRequest>,
 ) -> Result<Response, ApiError> {
     let tenant = tenant_of(&req)?;
+    let requested_state = state_of(&req)?;
     let (schema_id, facts) = validate(&state, &req, None)?;
     let password = password_of(&state, &req).await?;
-    let now = state.now();
+    let now = stored_precision(state.now());
     let mut identity = Identity::new(tenant, &schema_id, req.traits.clone(), &facts, now);
-    identity.state = req.state.unwrap_or_default();
+    identity.state = requested_state.unwrap_or_default();
     identity.metadata_public = req.metadata_public.clone();
     identity.metadata_admin = req.metadata_admin.clone();
     for address in req.verifiable_addresses.iter().flatten() {
@@ -292,11 +305,12 @@ async fn replace(
             "tenant_id: an identity cannot move to another tenant",
         ));
     }
+    let requested_state = state_of(req)?;
     let (schema_id, facts) = validate(state, req, Some(&current.schema_id))?;
     let password = password_of(state, req).await?;
-    let now = state.now();
+    let now = stored_precision(state.now());
     current.schema_id = schema_id;
-    current.state = req.state.unwrap_or(current.state);
+    current.state = requested_state.unwrap_or(current.state);
     current.traits = req.traits.clone();
     current.metadata_public = req.metadata_public.clone();
     current.metadata_admin = req.metadata_admin.clone();
