@@ -893,7 +893,7 @@ mod tests {
         assert_eq!(config.access_token_lifespan, Duration::minutes(15));
         std::fs::write(
             &path,
-            "[throttling]\nlogin_failures_per_identifier = 3\nlogin_failure_window = \"5m\"\nself_service_per_ip_per_minute = 7\n",
+            "issuer = \"https://file.example\"\n[throttling]\nlogin_failures_per_identifier = 3\nlogin_failure_window = \"5m\"\nself_service_per_ip_per_minute = 7\n",
         )
         .expect("writes");
         let t = Config::load(&a).expect("valid").throttling;
@@ -901,7 +901,11 @@ mod tests {
         assert_eq!(t.per_ip.limit, 20);
         assert_eq!(t.per_ip.window, Duration::minutes(5));
         assert_eq!(t.self_service_per_ip_per_minute, 7);
-        std::fs::write(&path, "[throttling]\nlogin_failures_per_ip = 0\n").expect("writes");
+        std::fs::write(
+            &path,
+            "issuer = \"https://file.example\"\n[throttling]\nlogin_failures_per_ip = 0\n",
+        )
+        .expect("writes");
         assert!(Config::load(&a).is_err());
         std::fs::write(&path, "isuer = \"typo\"\n").expect("writes");
         assert!(Config::load(&a).is_err());
