@@ -1,13 +1,48 @@
 //! Recording audit events from request handlers: the insert is awaited, and a failure is logged
 //! (without the event's details) instead of failing the request that caused it.
 
+use crate::extract::RequestMeta;
 use crate::state::AppState;
-use gatehouse_domain::audit::{AuditEvent, AuditStore};
+use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult, AuditStore};
+use uuid::Uuid;
 
 /// Stores `event`. Never fails the caller: a store error is logged as a warning naming only the
 /// event type and id.
 pub async fn record(state: &AppState, event: AuditEvent) {
     insert(state.store.as_ref(), &event).await;
+}
+
+/// Who caused an event about an identity.
+pub enum Actor<'a> {
+    /// The person, from this request.
+    Person(&'a RequestMeta),
+    /// An operator through the admin API.
+    Admin,
+}
+
+/// Records a successful `event_type` about `identity_id` with `details` (never a secret).
+pub async fn identity_event(
+    state: &AppState,
+    event_type: AuditEventType,
+    identity_id: Uuid,
+    actor: Actor<'_>,
+    details: serde_json::Value,
+) {
+    let event = AuditEvent::new(
+        gatehouse_domain::ids::TenantId::DEFAULT,
+        event_type,
+        AuditResult::Success,
+        state.now(),
+    )
+    .identity(identity_id)
+    .details(details);
+    let event = match actor {
+        Actor::Person(meta) => event
+            .actor("self")
+            .client(meta.ip.as_deref(), meta.user_agent.as_deref()),
+        Actor::Admin => event.actor("admin"),
+    };
+    record(state, event).await;
 }
 
 /// [`record`] for code that holds a store rather than the whole state.

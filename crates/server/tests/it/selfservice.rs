@@ -230,7 +230,11 @@ async fn registration_answers_the_same_for_a_taken_address() {
             .iter()
             .find(|m| m["template_type"] == "registration_exists")
             .expect("the owner is told someone tried to register");
-        assert_eq!(messages.len(), 2, "the first registration's code and this notice");
+        assert_eq!(
+            messages.len(),
+            2,
+            "the first registration's code and this notice"
+        );
         assert!(
             six_digits(exists["body"].as_str().expect("body")).is_none(),
             "no code goes to the owner of a taken address"
@@ -583,5 +587,68 @@ async fn two_concurrent_correct_codes_create_one_account() {
             Vec::len,
         );
         assert_eq!(count, 1, "{list}");
+    }
+}
+
+#[tokio::test]
+async fn the_account_lifecycle_is_audited_without_secrets() {
+    for app in TestApp::all("audit_lifecycle").await {
+        let token = register(&app, "audit@example.com", STRONG).await;
+        let (_, me) = whoami(&app, &token).await;
+        let id = me["identity"]["id"].as_str().expect("id").to_owned();
+        let flow = api_flow(&app, "login").await;
+        submit(
+            &app,
+            "login",
+            &flow,
+            json!({"identifier": "audit@example.com", "password": "a wrong password here"}),
+        )
+        .await;
+        let (status, _) = submit(
+            &app,
+            "login",
+            &flow,
+            json!({"identifier": "audit@example.com", "password": STRONG}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let response = app
+            .public_request(Method::DELETE, "/self-service/logout/api")
+            .json(&json!({"session_token": token}))
+            .send()
+            .await
+            .expect("sends");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+        let (status, events) = json_of(
+            app.admin_request(Method::GET, &format!("/admin/audit-events?identity_id={id}"))
+                .send()
+                .await
+                .expect("sends"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{events}");
+        let mut kinds: Vec<&str> = events
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|e| e["event_type"].as_str().expect("type"))
+            .collect();
+        kinds.sort_unstable();
+        assert_eq!(
+            kinds,
+            ["login_failed", "login_succeeded", "logout", "registration_succeeded"],
+            "{events}"
+        );
+        let failed = events
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|e| e["event_type"] == "login_failed")
+            .expect("failure");
+        assert_eq!(failed["reason"], "wrong_password");
+        let text = events.to_string();
+        assert!(!text.contains(STRONG) && !text.contains("a wrong password"));
+        assert!(!text.contains(&token));
     }
 }

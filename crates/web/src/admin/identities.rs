@@ -3,6 +3,7 @@
 //! replace (PUT), JSON Patch (PATCH) and delete. Bodies and answers have Ory Kratos' shape.
 
 use super::json_patch::{self, Operation, PatchError};
+use crate::audit::{self, Actor};
 use crate::error::ApiError;
 use crate::extract::json::JsonBody;
 use crate::state::AppState;
@@ -11,6 +12,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_domain::audit::AuditEventType;
 use gatehouse_domain::identity::password::PasswordHash;
 use gatehouse_domain::identity::schema::{TraitFacts, TraitsError, normalize_identifier};
 use gatehouse_domain::identity::store::{IDENTIFIER_CONSTRAINT, IdentityFilter};
@@ -19,7 +21,7 @@ use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::secret::Secret;
 use gatehouse_domain::store::StoreError;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 const DEFAULT_PAGE_SIZE: u32 = 250;
@@ -228,6 +230,14 @@ pub async fn create(
         .await
         .map_err(write_error)?;
     tracing::info!(user.id = %identity.id, "identity created");
+    audit::identity_event(
+        &state,
+        AuditEventType::IdentityCreated,
+        identity.id,
+        Actor::Admin,
+        json!({"schema_id": identity.schema_id, "imported_password": password.is_some()}),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(identity)).into_response())
 }
 
@@ -332,6 +342,14 @@ async fn replace(
     }
     .map_err(write_error)?;
     tracing::info!(user.id = %current.id, "identity updated");
+    audit::identity_event(
+        state,
+        AuditEventType::IdentityUpdated,
+        current.id,
+        Actor::Admin,
+        json!({"state": current.state}),
+    )
+    .await;
     Ok(current)
 }
 
@@ -391,5 +409,13 @@ pub async fn delete(
         .await
         .map_err(write_error)?;
     tracing::info!(user.id = %id, "identity deleted");
+    audit::identity_event(
+        &state,
+        AuditEventType::IdentityDeleted,
+        id,
+        Actor::Admin,
+        json!({}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,7 @@
 //! Admin session endpoints: `/admin/sessions` (keyset pages with a `Link` header), one session
 //! (read, revoke), and an identity's sessions (list, revoke all).
 
+use crate::audit::{self, Actor};
 use crate::error::ApiError;
 use crate::identity::session::SessionView;
 use crate::state::AppState;
@@ -9,6 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_domain::audit::AuditEventType;
 use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::session::SessionPage;
 use serde::Deserialize;
@@ -105,7 +107,18 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "session")?;
+    let owner = state.store.find_session(TENANT, id).await?;
     if state.store.revoke_session(TENANT, None, id).await? {
+        if let Some(session) = owner {
+            audit::identity_event(
+                &state,
+                AuditEventType::SessionRevoked,
+                session.identity_id,
+                Actor::Admin,
+                serde_json::json!({"session_id": id}),
+            )
+            .await;
+        }
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(
@@ -162,5 +175,13 @@ pub async fn revoke_for_identity(
         .revoke_identity_sessions(TENANT, id, None)
         .await?;
     tracing::debug!(user.id = %id, count, "admin revoked an identity's sessions");
+    audit::identity_event(
+        &state,
+        AuditEventType::SessionRevoked,
+        id,
+        Actor::Admin,
+        serde_json::json!({"count": count}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }

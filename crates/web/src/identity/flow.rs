@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::extract::media_type;
-use crate::state::AppState;
+use crate::state::{AppState, Settings};
 use axum::extract::{Query, State};
 use axum::http::header::{ACCEPT, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -46,14 +46,14 @@ impl FlowSettings {
 /// Checks a requested `return_to`: a path on the issuer, or a URL under one of the allowed ones.
 /// Anything else (another host, `//evil`, `javascript:`, user info) is refused: never an open
 /// redirect.
-pub fn check_return_to(state: &AppState, requested: &str) -> Result<String, ApiError> {
+pub fn check_return_to(settings: &Settings, requested: &str) -> Result<String, ApiError> {
     let refused = || {
         ApiError::bad_request(
             "return_to_not_allowed",
             "return_to is not an allowed URL for this installation",
         )
     };
-    let issuer = url::Url::parse(&state.settings.issuer).map_err(|_| refused())?;
+    let issuer = url::Url::parse(&settings.issuer).map_err(|_| refused())?;
     let requested = requested.trim();
     if requested.starts_with("//") || requested.starts_with("/\\") || requested.contains('\\') {
         return Err(refused());
@@ -77,8 +77,7 @@ pub fn check_return_to(state: &AppState, requested: &str) -> Result<String, ApiE
         path == prefix || path.starts_with(&format!("{prefix}/"))
     };
     let allowed = same_origin(&url, &issuer)
-        || state
-            .settings
+        || settings
             .flows
             .allowed_return_urls
             .iter()
@@ -108,7 +107,7 @@ pub async fn create_flow(
         .return_to
         .as_deref()
         .filter(|r| !r.is_empty())
-        .map(|r| check_return_to(state, r))
+        .map(|r| check_return_to(&state.settings, r))
         .transpose()?;
     let mut flow = Flow::new(
         TenantId::DEFAULT,

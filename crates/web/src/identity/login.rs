@@ -50,7 +50,7 @@ pub async fn init_browser(
 ) -> Result<Response, ApiError> {
     if current.is_some() && !query.refresh.unwrap_or(false) {
         let target = match query.return_to.as_deref().filter(|r| !r.is_empty()) {
-            Some(requested) => crate::identity::flow::check_return_to(&state, requested)?,
+            Some(requested) => crate::identity::flow::check_return_to(&state.settings, requested)?,
             None => state.settings.flows.default_return_to.clone(),
         };
         return Ok(see_other(&target));

@@ -3,13 +3,16 @@
 //! POST with the CSRF field, then redirect (303) back with a flash message.
 
 use super::{PageError, csrf, see_other};
+use crate::audit::{self, Actor};
 use crate::cookie;
+use crate::extract::RequestMeta;
 use crate::identity::session::{CurrentSession, MaybeSession, clear_session_cookie, logout_token};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_domain::audit::AuditEventType;
 use gatehouse_domain::session::Session;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -185,6 +188,7 @@ fn back_with(state: &AppState, flash: &str) -> Response {
 pub async fn revoke_one(
     State(state): State<AppState>,
     MaybeSession(current): MaybeSession,
+    meta: RequestMeta,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -202,6 +206,14 @@ pub async fn revoke_one(
             "There is no such session, or it has already been signed out.",
         ));
     }
+    audit::identity_event(
+        &state,
+        AuditEventType::SessionRevoked,
+        current.identity.id,
+        Actor::Person(&meta),
+        serde_json::json!({"session_id": id}),
+    )
+    .await;
     if id == current.session.id {
         return Ok(see_other("/ui/login", Some(clear_session_cookie(&state))));
     }
@@ -211,13 +223,14 @@ pub async fn revoke_one(
 pub async fn revoke_all(
     State(state): State<AppState>,
     MaybeSession(current): MaybeSession,
+    meta: RequestMeta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let Some(current) = checked(&state, current, &headers, &body)? else {
         return Ok(see_other(LOGIN, None));
     };
-    state
+    let count = state
         .store
         .revoke_identity_sessions(
             current.session.tenant_id,
@@ -225,6 +238,14 @@ pub async fn revoke_all(
             Some(current.session.id),
         )
         .await?;
+    audit::identity_event(
+        &state,
+        AuditEventType::SessionRevoked,
+        current.identity.id,
+        Actor::Person(&meta),
+        serde_json::json!({"all_others": true, "count": count}),
+    )
+    .await;
     Ok(back_with(&state, "sessions_revoked"))
 }
 

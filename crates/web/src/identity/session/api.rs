@@ -2,11 +2,14 @@
 //! `DELETE /sessions/{id}` and `DELETE /sessions` (all others).
 
 use super::{CurrentSession, SessionView};
+use crate::audit::{self, Actor};
 use crate::error::ApiError;
+use crate::extract::RequestMeta;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use gatehouse_domain::audit::AuditEventType;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -50,6 +53,7 @@ fn session_not_found() -> ApiError {
 pub async fn revoke(
     State(state): State<AppState>,
     current: CurrentSession,
+    meta: RequestMeta,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_session_id(&id)?;
@@ -64,6 +68,14 @@ pub async fn revoke(
         .revoke_session(current.session.tenant_id, Some(current.identity.id), id)
         .await?;
     if revoked {
+        audit::identity_event(
+            &state,
+            AuditEventType::SessionRevoked,
+            current.identity.id,
+            Actor::Person(&meta),
+            json!({"session_id": id}),
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(session_not_found())
@@ -74,6 +86,7 @@ pub async fn revoke(
 pub async fn revoke_others(
     State(state): State<AppState>,
     current: CurrentSession,
+    meta: RequestMeta,
 ) -> Result<Json<Value>, ApiError> {
     let count = state
         .store
@@ -83,5 +96,13 @@ pub async fn revoke_others(
             Some(current.session.id),
         )
         .await?;
+    audit::identity_event(
+        &state,
+        AuditEventType::SessionRevoked,
+        current.identity.id,
+        Actor::Person(&meta),
+        json!({"all_others": true, "count": count}),
+    )
+    .await;
     Ok(Json(json!({ "count": count })))
 }

@@ -6,7 +6,9 @@
 //! cannot sign people out (logout CSRF).
 
 use super::{CurrentSession, MaybeSession, clear_session_cookie, no_session};
+use crate::audit::{self, Actor};
 use crate::error::ApiError;
+use crate::extract::RequestMeta;
 use crate::extract::json::JsonBody;
 use crate::state::{AppState, Settings};
 use crate::ui::{PageError, see_other};
@@ -15,6 +17,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use gatehouse_domain::audit::AuditEventType;
 use gatehouse_domain::secret::{Secret, TokenHash};
 use gatehouse_domain::session::Session;
 use serde::Deserialize;
@@ -40,14 +43,10 @@ pub fn logout_url(state: &AppState, session: &Session, return_to: Option<&str>) 
     url
 }
 
-/// `return_to` when it stays on this server: a path, or a URL with the issuer's origin.
+/// `return_to` when it is allowed: a path on this server, or a URL under
+/// `selfservice.allowed_return_urls`.
 fn allowed_return_to(settings: &Settings, raw: &str) -> Option<String> {
-    if raw.starts_with('/') && !raw.starts_with("//") && !raw.starts_with("/\\") {
-        return Some(settings.url(raw));
-    }
-    let target = url::Url::parse(raw).ok()?;
-    let issuer = url::Url::parse(&settings.issuer).ok()?;
-    (target.origin() == issuer.origin()).then(|| target.to_string())
+    crate::identity::flow::check_return_to(settings, raw).ok()
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +56,7 @@ pub struct LogoutApiRequest {
 
 pub async fn api(
     State(state): State<AppState>,
+    meta: RequestMeta,
     JsonBody(req): JsonBody<LogoutApiRequest>,
 ) -> Result<StatusCode, ApiError> {
     let token = req
@@ -73,6 +73,14 @@ pub async fn api(
         .store
         .revoke_session(session.tenant_id, Some(session.identity_id), session.id)
         .await?;
+    audit::identity_event(
+        &state,
+        AuditEventType::Logout,
+        session.identity_id,
+        Actor::Person(&meta),
+        json!({"session_id": session.id}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -108,6 +116,7 @@ pub struct FollowQuery {
 pub async fn follow(
     State(state): State<AppState>,
     MaybeSession(current): MaybeSession,
+    meta: RequestMeta,
     query: Result<Query<FollowQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let Query(query) = query.map_err(|e| PageError::bad_request(e.body_text()))?;
@@ -133,6 +142,14 @@ pub async fn follow(
             .revoke_session(session.tenant_id, Some(session.identity_id), session.id)
             .await?;
         tracing::debug!(session.id = %session.id, "session ended by logout");
+        audit::identity_event(
+            &state,
+            AuditEventType::Logout,
+            session.identity_id,
+            Actor::Person(&meta),
+            json!({"session_id": session.id}),
+        )
+        .await;
     }
     Ok(see_other(&target, Some(clear_session_cookie(&state))))
 }
