@@ -137,6 +137,6 @@ function done(summary, latency, requests)
     "BENCH_LOGIN posts=%d expected=%d unexpected=%d get_failures=%d posts_per_s=%.2f p50_us=%d p99_us=%d mean_us=%d statuses=%s\n",
     n_posts, n_expected, n_unexpected, n_get_failures,
     n_expected / (summary.duration / 1e6),
-    pct(50), pct(99), (#all > 0) and (sum / #all) or 0,
+    math.floor(pct(50)), math.floor(pct(99)), math.floor((#all > 0) and (sum / #all) or 0),
     (#codes > 0) and table.concat(codes, ",") or "-"))
 end
