@@ -621,10 +621,13 @@ async fn the_account_lifecycle_is_audited_without_secrets() {
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
         let (status, events) = json_of(
-            app.admin_request(Method::GET, &format!("/admin/audit-events?identity_id={id}"))
-                .send()
-                .await
-                .expect("sends"),
+            app.admin_request(
+                Method::GET,
+                &format!("/admin/audit-events?identity_id={id}"),
+            )
+            .send()
+            .await
+            .expect("sends"),
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{events}");
@@ -637,7 +640,12 @@ async fn the_account_lifecycle_is_audited_without_secrets() {
         kinds.sort_unstable();
         assert_eq!(
             kinds,
-            ["login_failed", "login_succeeded", "logout", "registration_succeeded"],
+            [
+                "login_failed",
+                "login_succeeded",
+                "logout",
+                "registration_succeeded"
+            ],
             "{events}"
         );
         let failed = events

@@ -122,6 +122,47 @@ pub async fn create_flow(
     Ok(flow)
 }
 
+/// `GET /self-service/{kind}/api`: a new flow for an API client, as JSON.
+pub async fn start_api_flow(
+    state: &AppState,
+    kind: FlowKind,
+    query: &InitQuery,
+) -> Result<Response, ApiError> {
+    let flow = create_flow(state, kind, Flavor::Api, query).await?;
+    Ok(axum::Json(flow_json(state, &flow, None)).into_response())
+}
+
+/// `GET /self-service/{kind}/browser`: a new flow for a browser, then its page (or the flow as
+/// JSON, with the CSRF cookie, for a script that asks for JSON). A browser that is signed in
+/// already goes straight on to `return_to` unless it asks to sign in again (`refresh=true`).
+pub async fn start_browser_flow(
+    state: &AppState,
+    kind: FlowKind,
+    query: &InitQuery,
+    signed_in: bool,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    if signed_in && !query.refresh.unwrap_or(false) {
+        let target = match query.return_to.as_deref().filter(|r| !r.is_empty()) {
+            Some(requested) => check_return_to(&state.settings, requested)?,
+            None => state.settings.flows.default_return_to.clone(),
+        };
+        return Ok(see_other(&target));
+    }
+    let flow = create_flow(state, kind, Flavor::Browser, query).await?;
+    if wants_json(headers) {
+        let (token, cookie) = crate::ui::csrf::token(state, headers);
+        let mut response = axum::Json(flow_json(state, &flow, Some(&token))).into_response();
+        if let Some(cookie) = cookie {
+            response
+                .headers_mut()
+                .append(axum::http::header::SET_COOKIE, cookie);
+        }
+        return Ok(response);
+    }
+    Ok(see_other(&format!("{}?flow={}", page_path(kind), flow.id)))
+}
+
 /// Where the browser goes when `flow` succeeds.
 pub fn success_url(state: &AppState, flow: &Flow) -> String {
     flow.return_to

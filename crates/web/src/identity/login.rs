@@ -10,13 +10,12 @@ use crate::audit;
 use crate::error::ApiError;
 use crate::extract::RequestMeta;
 use crate::identity::flow::{
-    FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, create_flow,
-    error_response, flow_json, see_other, success_url, wants_json,
+    FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, error_response,
+    see_other, start_api_flow, start_browser_flow, success_url,
 };
 use crate::identity::password::verify_and_upgrade;
 use crate::identity::session::{self, MaybeSession};
 use crate::state::AppState;
-use crate::ui::csrf;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
@@ -30,41 +29,22 @@ use gatehouse_domain::secret::Secret;
 use gatehouse_domain::session::AuthenticationMethod;
 use serde_json::json;
 
-/// `GET /self-service/login/api`: a flow for an API client.
+/// `GET /self-service/login/api`.
 pub async fn init_api(
     State(state): State<AppState>,
     Query(query): Query<InitQuery>,
 ) -> Result<Response, ApiError> {
-    let flow = create_flow(&state, FlowKind::Login, Flavor::Api, &query).await?;
-    Ok(axum::Json(flow_json(&state, &flow, None)).into_response())
+    start_api_flow(&state, FlowKind::Login, &query).await
 }
 
-/// `GET /self-service/login/browser`: a flow for a browser, then the login page (or the flow as
-/// JSON for a script that asks for it). A signed-in browser goes straight on unless it asked
-/// to sign in again (`refresh=true`).
+/// `GET /self-service/login/browser` (`refresh=true` signs in again).
 pub async fn init_browser(
     State(state): State<AppState>,
     Query(query): Query<InitQuery>,
     MaybeSession(current): MaybeSession,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if current.is_some() && !query.refresh.unwrap_or(false) {
-        let target = match query.return_to.as_deref().filter(|r| !r.is_empty()) {
-            Some(requested) => crate::identity::flow::check_return_to(&state.settings, requested)?,
-            None => state.settings.flows.default_return_to.clone(),
-        };
-        return Ok(see_other(&target));
-    }
-    let flow = create_flow(&state, FlowKind::Login, Flavor::Browser, &query).await?;
-    if wants_json(&headers) {
-        let (token, cookie) = csrf::token(&state, &headers);
-        let mut response = axum::Json(flow_json(&state, &flow, Some(&token))).into_response();
-        if let Some(cookie) = cookie {
-            response.headers_mut().append(SET_COOKIE, cookie);
-        }
-        return Ok(response);
-    }
-    Ok(see_other(&format!("/ui/login?flow={}", flow.id)))
+    start_browser_flow(&state, FlowKind::Login, &query, current.is_some(), &headers).await
 }
 
 /// `POST /self-service/login?flow=`.

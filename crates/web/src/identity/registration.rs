@@ -13,21 +13,19 @@ use crate::courier::{self, Template};
 use crate::error::ApiError;
 use crate::extract::RequestMeta;
 use crate::identity::flow::{
-    FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, create_flow,
-    error_response, flow_json, see_other, wants_json,
+    FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, error_response,
+    start_api_flow, start_browser_flow,
 };
 use crate::identity::login::signed_in;
 use crate::identity::session::{self, MaybeSession};
 use crate::state::AppState;
-use crate::ui::csrf;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
 use gatehouse_domain::flow::{
-    CodeCheck, Flavor, Flow, FlowKind, FlowState, PendingAccount, PendingRegistration, UiMessage,
+    CodeCheck, Flow, FlowKind, FlowState, PendingAccount, PendingRegistration, UiMessage,
     code_hash, six_digit_code,
 };
 use gatehouse_domain::identity::Identity;
@@ -45,34 +43,24 @@ pub async fn init_api(
     State(state): State<AppState>,
     Query(query): Query<InitQuery>,
 ) -> Result<Response, ApiError> {
-    let flow = create_flow(&state, FlowKind::Registration, Flavor::Api, &query).await?;
-    Ok(axum::Json(flow_json(&state, &flow, None)).into_response())
+    start_api_flow(&state, FlowKind::Registration, &query).await
 }
 
-/// `GET /self-service/registration/browser`: a signed-in browser goes straight on.
+/// `GET /self-service/registration/browser`.
 pub async fn init_browser(
     State(state): State<AppState>,
     Query(query): Query<InitQuery>,
     MaybeSession(current): MaybeSession,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if current.is_some() {
-        let target = match query.return_to.as_deref().filter(|r| !r.is_empty()) {
-            Some(requested) => crate::identity::flow::check_return_to(&state.settings, requested)?,
-            None => state.settings.flows.default_return_to.clone(),
-        };
-        return Ok(see_other(&target));
-    }
-    let flow = create_flow(&state, FlowKind::Registration, Flavor::Browser, &query).await?;
-    if wants_json(&headers) {
-        let (token, cookie) = csrf::token(&state, &headers);
-        let mut response = axum::Json(flow_json(&state, &flow, Some(&token))).into_response();
-        if let Some(cookie) = cookie {
-            response.headers_mut().append(SET_COOKIE, cookie);
-        }
-        return Ok(response);
-    }
-    Ok(see_other(&format!("/ui/registration?flow={}", flow.id)))
+    start_browser_flow(
+        &state,
+        FlowKind::Registration,
+        &query,
+        current.is_some(),
+        &headers,
+    )
+    .await
 }
 
 /// `POST /self-service/registration?flow=`.

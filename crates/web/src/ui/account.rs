@@ -230,22 +230,7 @@ pub async fn revoke_all(
     let Some(current) = checked(&state, current, &headers, &body)? else {
         return Ok(see_other(LOGIN, None));
     };
-    let count = state
-        .store
-        .revoke_identity_sessions(
-            current.session.tenant_id,
-            current.identity.id,
-            Some(current.session.id),
-        )
-        .await?;
-    audit::identity_event(
-        &state,
-        AuditEventType::SessionRevoked,
-        current.identity.id,
-        Actor::Person(&meta),
-        serde_json::json!({"all_others": true, "count": count}),
-    )
-    .await;
+    crate::identity::session::end_other_sessions(&state, &current, &meta).await?;
     Ok(back_with(&state, "sessions_revoked"))
 }
 

@@ -88,6 +88,16 @@ pub async fn revoke_others(
     current: CurrentSession,
     meta: RequestMeta,
 ) -> Result<Json<Value>, ApiError> {
+    let count = end_other_sessions(&state, &current, &meta).await?;
+    Ok(Json(json!({ "count": count })))
+}
+
+/// Ends every session of the caller's identity except the current one, audited; how many ended.
+pub async fn end_other_sessions(
+    state: &AppState,
+    current: &CurrentSession,
+    meta: &RequestMeta,
+) -> Result<u64, gatehouse_domain::store::StoreError> {
     let count = state
         .store
         .revoke_identity_sessions(
@@ -97,12 +107,12 @@ pub async fn revoke_others(
         )
         .await?;
     audit::identity_event(
-        &state,
+        state,
         AuditEventType::SessionRevoked,
         current.identity.id,
-        Actor::Person(&meta),
+        Actor::Person(meta),
         json!({"all_others": true, "count": count}),
     )
     .await;
-    Ok(Json(json!({ "count": count })))
+    Ok(count)
 }

@@ -6,6 +6,7 @@
 mod api;
 mod logout;
 
+pub use api::end_other_sessions;
 pub use logout::{logout_token, logout_url};
 
 use crate::cookie;
