@@ -206,6 +206,15 @@ fn rules_yaml(
   errors:
     - handler: redirect
       config: {{to: "http://login.test/ui/login"}}
+- id: gatehouse-session
+  match: {{url: "http://127.0.0.1:<*>/account/<**>"}}
+  upstream: {{url: "http://{upstream}"}}
+  authenticators:
+    - handler: cookie_session
+      config: {{check_session_url: "{public}/sessions/whoami", only: [gatehouse_session]}}
+  authorizer: {{handler: allow}}
+  mutators:
+    {identity_headers}
 - id: tenant
   match: {{url: "http://127.0.0.1:<*>/tenants/<**>"}}
   upstream: {{url: "http://{upstream}"}}
@@ -561,6 +570,48 @@ async fn cookie_sessions_are_checked_against_whoami_and_cached() {
         url::Url::parse_with_params("http://login.test/ui/login", &[("return_to", &return_to)])
             .expect("url");
     assert_eq!(location, expected.as_str());
+}
+
+#[tokio::test]
+async fn cookie_sessions_of_gatehouse_itself_reach_the_upstream_as_identity_headers() {
+    let f = Fixture::start().await;
+    let token = crate::selfservice::register(
+        &f.app,
+        "gate@example.com",
+        "correct horse battery staple 93",
+    )
+    .await;
+    let (_, me) = json_of(
+        f.http
+            .get(format!("{}/sessions/whoami", f.app.public))
+            .header("X-Session-Token", &token)
+            .send()
+            .await
+            .expect("sends"),
+    )
+    .await;
+    let identity = me["identity"]["id"]
+        .as_str()
+        .expect("identity id")
+        .to_owned();
+    for request in [
+        f.get("/account/x")
+            .header("Cookie", format!("gatehouse_session={token}")),
+        f.get("/account/x").header("X-Session-Token", &token),
+    ] {
+        let (status, body) = json_of(request.send().await.expect("sends")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["headers"]["x-user-id"], identity.as_str());
+        assert_eq!(body["headers"]["x-user-email"], "gate@example.com");
+        assert_eq!(body["headers"]["x-tenant-id"], DEFAULT_TENANT);
+    }
+    let refused = f
+        .get("/account/x")
+        .header("Cookie", "gatehouse_session=not-a-session")
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
