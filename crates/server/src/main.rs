@@ -53,6 +53,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             "\n  Gatehouse (development mode: do not use in production)\n\n  \
              issuer      {issuer}\n  public      http://{public}\n  admin       http://{admin}\n  \
              discovery   {issuer}/.well-known/openid-configuration\n  \
+             sign up     {issuer}/ui/registration   (codes: http://{admin}/admin/courier/messages)\n  \
              admin token {token}\n\n  export GATEHOUSE_ADMIN_TOKEN={token}\n",
             issuer = running.issuer,
             public = running.public_addr,
