@@ -93,6 +93,19 @@ pub async fn submit(
     result.unwrap_or_else(|err| error_response(submission.is_form, err))
 }
 
+/// A rule's message as a sentence for a page: capitalized, with a full stop.
+fn sentence(message: &str) -> String {
+    let mut chars = message.trim().chars();
+    let mut out: String = chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.is_empty() && !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 /// Checks traits and password; on errors, the flow carries them next to their fields.
 struct CheckedForm {
     traits: Value,
@@ -125,8 +138,10 @@ fn check_form(state: &AppState, flow: &mut Flow, submission: &Submission) -> Opt
     let facts = match state.schemas.validate(&schema_id, &traits) {
         Ok(facts) => Some(facts),
         Err(err) => {
-            flow.form
-                .field_error(&err.field, UiMessage::error(4_000_001, err.message.clone()));
+            flow.form.field_error(
+                &err.field,
+                UiMessage::error(4_000_001, sentence(&err.message)),
+            );
             None
         }
     };
@@ -143,7 +158,7 @@ fn check_form(state: &AppState, flow: &mut Flow, submission: &Submission) -> Opt
     {
         flow.form.field_error(
             "password",
-            UiMessage::error(4_000_005, violation.to_string()),
+            UiMessage::error(4_000_005, sentence(&violation.to_string())),
         );
     }
     let facts = facts?;
@@ -432,4 +447,19 @@ fn new_identity(
         identity.mark_verified(address, now);
     }
     identity
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn rule_messages_read_as_sentences_on_the_page() {
+        assert_eq!(
+            sentence("the password must be at least 8 characters long"),
+            "The password must be at least 8 characters long."
+        );
+        assert_eq!(sentence("Done."), "Done.");
+        assert_eq!(sentence(""), "");
+    }
 }
