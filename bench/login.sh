@@ -144,11 +144,13 @@ run_login() {
   wait_quiet
   BENCH_LOGIN_MODE="$mode" taskset -c "$LOAD_CPU" wrk -t"$conns" -c"$conns" -d"$WARMUP" --timeout 10s \
     -s "$HERE/login.lua" "$GH" >"$WORK/wrk-$name-warmup.txt"
+  kill -0 "$GH_PID" 2>/dev/null || die "gatehouse exited before $name (log: $WORK/gatehouse.log)"
   local core0 proc0 core1 proc1
   core0="$(core_ticks "$SERVER_CPU")"; proc0="$(proc_ticks "$GH_PID")"
   BENCH_LOGIN_MODE="$mode" taskset -c "$LOAD_CPU" wrk -t"$conns" -c"$conns" -d"$DURATION" --timeout 10s \
     --latency -s "$HERE/login.lua" "$GH" >"$out"
-  core1="$(core_ticks "$SERVER_CPU")"; proc1="$(proc_ticks "$GH_PID")"
+  core1="$(core_ticks "$SERVER_CPU")"
+  proc1="$(proc_ticks "$GH_PID")" || die "gatehouse exited during $name (log: $WORK/gatehouse.log)"
   other="$(awk -v c=$((core1 - core0)) -v p=$((proc1 - proc0)) -v d="${DURATION%s}" -v hz="$HZ" \
     'BEGIN { o = (c - p) / (d * hz) * 100; if (o < 0) o = 0; printf "%.0f", o }')"
   echo "$name other_load_on_server_core=${other}%" >>"$WORK/contention.txt"

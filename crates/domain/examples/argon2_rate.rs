@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use gatehouse_domain::identity::password::{HashParams, hash_password};
 
-#[expect(clippy::print_stdout, reason = "the result line is what bench/login.sh reads")]
+#[expect(
+    clippy::print_stdout,
+    reason = "the result line is what bench/login.sh reads"
+)]
 fn main() {
     let seconds: f64 = std::env::args()
         .nth(1)
