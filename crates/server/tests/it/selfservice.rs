@@ -660,3 +660,50 @@ async fn the_account_lifecycle_is_audited_without_secrets() {
         assert!(!text.contains(&token));
     }
 }
+
+#[tokio::test]
+async fn signing_in_again_must_be_as_the_signed_in_account() {
+    for app in TestApp::all("login_refresh").await {
+        let ada = register(&app, "ada@example.com", STRONG).await;
+        register(&app, "bob@example.com", STRONG).await;
+        let flow = |token: String| {
+            let app = &app;
+            async move {
+                let (status, body) = json_of(
+                    app.public_request(Method::GET, "/self-service/login/api?refresh=true")
+                        .header("X-Session-Token", token)
+                        .send()
+                        .await
+                        .expect("sends"),
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                assert_eq!(body["refresh"], true);
+                body["id"].as_str().expect("id").to_owned()
+            }
+        };
+        let other = flow(ada.clone()).await;
+        let response = app
+            .public_request(Method::POST, &format!("/self-service/login?flow={other}"))
+            .header("X-Session-Token", &ada)
+            .json(&json!({"identifier": "bob@example.com", "password": STRONG}))
+            .send()
+            .await
+            .expect("sends");
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["ui"]["messages"][0]["id"], 4_000_011);
+
+        let same = flow(ada.clone()).await;
+        let response = app
+            .public_request(Method::POST, &format!("/self-service/login?flow={same}"))
+            .header("X-Session-Token", &ada)
+            .json(&json!({"identifier": "ada@example.com", "password": STRONG}))
+            .send()
+            .await
+            .expect("sends");
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_ne!(body["session_token"], json!(ada), "a fresh session");
+    }
+}

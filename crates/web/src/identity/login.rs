@@ -52,6 +52,7 @@ pub async fn submit(
     State(state): State<AppState>,
     Query(query): Query<FlowQuery>,
     meta: RequestMeta,
+    MaybeSession(current): MaybeSession,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -61,7 +62,8 @@ pub async fn submit(
             Err(response) => return response,
         };
     let is_form = submission.is_form;
-    match submit_password(&state, flow, &submission, &meta, &headers).await {
+    let signed_in_as = current.map(|c| c.identity.id);
+    match submit_password(&state, flow, &submission, &meta, &headers, signed_in_as).await {
         Ok(response) => response,
         Err(err) => error_response(is_form, err),
     }
@@ -73,6 +75,7 @@ async fn submit_password(
     submission: &Submission,
     meta: &RequestMeta,
     headers: &HeaderMap,
+    signed_in_as: Option<uuid::Uuid>,
 ) -> Result<Response, ApiError> {
     let now = state.now();
     if let Some(method) = submission.text("method").filter(|m| *m != "password") {
@@ -176,6 +179,21 @@ async fn submit_password(
         }
     };
 
+    // Signing in again (`refresh=true`) proves the signed-in person is still there: it must be
+    // the same account.
+    if flow.refresh && signed_in_as.is_some_and(|id| id != identity.id) {
+        flow.form.messages.push(UiMessage::error(
+            4_000_011,
+            "You are signed in with another account. Sign in with that account, or sign out first.",
+        ));
+        state.store.update_flow(&mut flow).await?;
+        return Ok(answer_with_flow(
+            state,
+            &flow,
+            submission,
+            StatusCode::BAD_REQUEST,
+        ));
+    }
     state.login_throttle.record_success(tenant, &key, now).await;
     flow.state = FlowState::PassedChallenge;
     flow.form.clear_messages();
