@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// Admin listener (admin API, metrics, health) [default: 127.0.0.1:4434].
     #[arg(long, env = "GATEHOUSE_ADMIN_ADDR", value_name = "ADDR")]
     pub admin_addr: Option<SocketAddr>,
+    /// Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client
+    /// [default: none, the header is ignored].
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", value_name = "CIDRS")]
+    pub trusted_proxies: Option<String>,
     /// Public base URL: the `iss` of every token; https outside --dev unless loopback
     /// [dev default: http:// and the public address].
     #[arg(long, env = "GATEHOUSE_ISSUER", value_name = "URL")]
@@ -92,6 +96,8 @@ struct FileConfig {
     admin_addr: Option<SocketAddr>,
     issuer: Option<String>,
     admin_token: Option<Secret>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
     #[serde(default)]
     secrets: SecretsFile,
     #[serde(default)]
@@ -410,6 +416,8 @@ pub struct Config {
     /// `[ui] templates_dir`: templates read at start, replacing the embedded ones by name.
     pub ui_templates: Vec<(String, String)>,
     pub selfservice: SelfServiceConfig,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<gatehouse_domain::ip_ban::IpNet>,
 }
 
 impl std::fmt::Debug for Config {
@@ -724,6 +732,19 @@ impl Config {
             session_cookie_name,
             ui_templates,
             selfservice: SelfServiceConfig::from_file(file.selfservice)?,
+            trusted_proxies: match &args.trusted_proxies {
+                Some(list) => split_list(list),
+                None => file.trusted_proxies,
+            }
+            .iter()
+            .map(|net| {
+                gatehouse_domain::ip_ban::IpNet::parse(net).map_err(|e| {
+                    anyhow::anyhow!(
+                        "GATEHOUSE_TRUSTED_PROXIES: {net:?} is not an IP address or CIDR: {e}"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?,
         })
     }
 

@@ -138,6 +138,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     Pages::new(&config.ui_templates).context("invalid template in ui.templates_dir")?;
     settings.ui_templates = config.ui_templates.clone();
 
+    settings.trusted_proxies = config.trusted_proxies.clone();
     let selfservice = &config.selfservice;
     settings.flows.lifespan = selfservice.flow_lifespan;
     settings.flows.session_after_registration = selfservice.session_after_registration;

@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, health, identity, ip_ban, metrics, oauth, throttle, ui};
+use crate::{admin, client_addr, health, identity, ip_ban, metrics, oauth, throttle, ui};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -80,8 +80,8 @@ fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router {
 }
 
 /// The public listener: OAuth 2.0 endpoints, discovery, health. Outermost, before routing (so
-/// they also cover unknown paths and every route merged later): the IP ban list, then the
-/// per-address budget of self-service POSTs.
+/// they also cover unknown paths and every route merged later): the client address behind
+/// trusted proxies, the IP ban list, then the per-address budget of self-service POSTs.
 pub fn public_router(state: &AppState) -> Router {
     let router = Router::new()
         .merge(oauth::router())
@@ -105,6 +105,10 @@ pub fn public_router(state: &AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             ip_ban::refuse_banned,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::resolve,
         ))
 }
 

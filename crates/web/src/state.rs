@@ -76,6 +76,8 @@ pub struct Settings {
     /// How long a node trusts its cached copy of a client changed on another node.
     pub client_cache_ttl: std::time::Duration,
     pub max_body_bytes: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (empty: the header is ignored).
+    pub trusted_proxies: Vec<gatehouse_domain::ip_ban::IpNet>,
     /// Self-service flows: lifespan, allowed `return_to` URLs, registration mode.
     pub flows: crate::identity::flow::FlowSettings,
     pub identity: IdentitySettings,
@@ -118,6 +120,7 @@ impl Settings {
             },
             client_cache_ttl: std::time::Duration::from_secs(5),
             max_body_bytes: 64 * 1024,
+            trusted_proxies: Vec::new(),
             flows: crate::identity::flow::FlowSettings::new(issuer),
             identity: IdentitySettings::default(),
             throttling: ThrottleSettings::default(),

@@ -322,3 +322,64 @@ async fn ip_ban_commands_manage_bans_over_the_admin_api() {
         assert_eq!(list.as_array().expect("array").len(), 1);
     }
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_bans_and_devices_apply_to_the_forwarded_client() {
+    let trust_loopback = |config: &mut Config| {
+        config.trusted_proxies =
+            vec![gatehouse_domain::ip_ban::IpNet::parse("127.0.0.0/8").expect("net")];
+    };
+    for app in TestApp::all_with("trusted_proxies", trust_loopback).await {
+        let (status, _) = ban(&app, json!({"cidr": "203.0.113.9"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let from = |client: &'static str| {
+            app.public_request(Method::GET, "/.well-known/openid-configuration")
+                .header("X-Forwarded-For", format!("6.6.6.6, {client}"))
+        };
+        assert_eq!(
+            from("203.0.113.9").send().await.expect("sends").status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            from("198.51.100.4").send().await.expect("sends").status(),
+            StatusCode::OK
+        );
+        // Audit events (and throttles, session devices) see the forwarded client.
+        let (_, flow) = json_of(
+            app.public_request(Method::GET, "/self-service/login/api")
+                .send()
+                .await
+                .expect("sends"),
+        )
+        .await;
+        let flow = flow["id"].as_str().expect("flow");
+        let failed = app
+            .public_request(Method::POST, &format!("/self-service/login?flow={flow}"))
+            .header("X-Forwarded-For", "198.51.100.4")
+            .json(&json!({"identifier": "nobody@example.com", "password": "wrong wrong wrong"}))
+            .send()
+            .await
+            .expect("sends");
+        assert_eq!(failed.status(), StatusCode::BAD_REQUEST);
+        let (_, events) = json_of(
+            app.admin_request(Method::GET, "/admin/audit-events?type=login_failed")
+                .send()
+                .await
+                .expect("sends"),
+        )
+        .await;
+        assert_eq!(events[0]["ip_address"], "198.51.100.4", "{events}");
+    }
+    // Without trusted proxies the header is ignored.
+    for app in TestApp::all("untrusted_proxies").await {
+        let (status, _) = ban(&app, json!({"cidr": "203.0.113.9"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let forwarded = app
+            .public_request(Method::GET, "/.well-known/openid-configuration")
+            .header("X-Forwarded-For", "203.0.113.9")
+            .send()
+            .await
+            .expect("sends");
+        assert_eq!(forwarded.status(), StatusCode::OK);
+    }
+}
