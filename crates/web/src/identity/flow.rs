@@ -593,6 +593,22 @@ pub fn answer_with_flow(
     (status, axum::Json(flow_json(state, flow, None))).into_response()
 }
 
+/// Stores the flow with the messages just added and answers 400 with it (or, for an HTML form,
+/// the redirect to its page).
+pub async fn reject(
+    state: &AppState,
+    flow: &mut Flow,
+    submission: &Submission,
+) -> Result<Response, ApiError> {
+    state.store.update_flow(flow).await?;
+    Ok(answer_with_flow(
+        state,
+        flow,
+        submission,
+        StatusCode::BAD_REQUEST,
+    ))
+}
+
 /// `GET /self-service/{kind}/flows?id=` for both kinds.
 pub async fn get_login_flow(
     State(state): State<AppState>,

@@ -10,8 +10,8 @@ use crate::audit;
 use crate::error::ApiError;
 use crate::extract::RequestMeta;
 use crate::identity::flow::{
-    FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, error_response,
-    see_other, start_api_flow, start_browser_flow, success_url,
+    FlowQuery, InitQuery, Submission, begin_submission, error_response, reject, see_other,
+    start_api_flow, start_browser_flow, success_url,
 };
 use crate::identity::password::verify_and_upgrade;
 use crate::identity::session::{self, MaybeSession};
@@ -104,13 +104,7 @@ async fn submit_password(
             .field_error("password", UiMessage::required("Password"));
     }
     if flow.form.has_errors() {
-        state.store.update_flow(&mut flow).await?;
-        return Ok(answer_with_flow(
-            state,
-            &flow,
-            submission,
-            StatusCode::BAD_REQUEST,
-        ));
+        return reject(state, &mut flow, submission).await;
     }
 
     let tenant = TenantId::DEFAULT;
@@ -169,13 +163,7 @@ async fn submit_password(
             })
             .await;
             flow.form.messages.push(UiMessage::invalid_credentials());
-            state.store.update_flow(&mut flow).await?;
-            return Ok(answer_with_flow(
-                state,
-                &flow,
-                submission,
-                StatusCode::BAD_REQUEST,
-            ));
+            return reject(state, &mut flow, submission).await;
         }
     };
 
@@ -186,13 +174,7 @@ async fn submit_password(
             4_000_011,
             "You are signed in with another account. Sign in with that account, or sign out first.",
         ));
-        state.store.update_flow(&mut flow).await?;
-        return Ok(answer_with_flow(
-            state,
-            &flow,
-            submission,
-            StatusCode::BAD_REQUEST,
-        ));
+        return reject(state, &mut flow, submission).await;
     }
     state.login_throttle.record_success(tenant, &key, now).await;
     flow.state = FlowState::PassedChallenge;

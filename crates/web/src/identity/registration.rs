@@ -13,7 +13,7 @@ use crate::courier::{self, Template};
 use crate::error::ApiError;
 use crate::extract::RequestMeta;
 use crate::identity::flow::{
-    FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, error_response,
+    FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, error_response, reject,
     start_api_flow, start_browser_flow,
 };
 use crate::identity::login::signed_in;
@@ -191,13 +191,7 @@ async fn submit_form(
     meta: &RequestMeta,
 ) -> Result<Response, ApiError> {
     let Some(form) = check_form(state, &mut flow, submission) else {
-        state.store.update_flow(&mut flow).await?;
-        return Ok(answer_with_flow(
-            state,
-            &flow,
-            submission,
-            StatusCode::BAD_REQUEST,
-        ));
+        return reject(state, &mut flow, submission).await;
     };
     let tenant = TenantId::DEFAULT;
     let now = state.now();
@@ -218,13 +212,7 @@ async fn submit_form(
                 &first_identifier_field(&form),
                 UiMessage::identifier_taken(),
             );
-            state.store.update_flow(&mut flow).await?;
-            return Ok(answer_with_flow(
-                state,
-                &flow,
-                submission,
-                StatusCode::BAD_REQUEST,
-            ));
+            return reject(state, &mut flow, submission).await;
         }
         flow.state = FlowState::PassedChallenge;
         state.store.update_flow(&mut flow).await?;
@@ -299,13 +287,7 @@ async fn submit_code(
     if code.is_empty() {
         flow.form
             .field_error("code", UiMessage::required("Verification code"));
-        state.store.update_flow(&mut flow).await?;
-        return Ok(answer_with_flow(
-            state,
-            &flow,
-            submission,
-            StatusCode::BAD_REQUEST,
-        ));
+        return reject(state, &mut flow, submission).await;
     }
     let Some(mut pending) = flow.pending.take() else {
         return Err(ApiError::bad_request(
