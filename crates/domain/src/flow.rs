@@ -163,7 +163,7 @@ impl FormState {
 /// A registration waiting for the code sent to its address (verification-first registration).
 /// When the address already belongs to an account, `account` is `None`: the person who owns it got
 /// a "someone tried to register" message instead, and no code can complete this flow.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingRegistration {
     pub address: String,
     pub account: Option<PendingAccount>,
@@ -172,12 +172,30 @@ pub struct PendingRegistration {
     pub attempts: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingAccount {
     pub schema_id: String,
     pub traits: serde_json::Value,
     /// The password's stored form (an argon2id PHC string), computed when the form was sent.
     pub password_hash: String,
+}
+
+impl std::fmt::Debug for PendingRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRegistration")
+            .field("account", &self.account)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PendingAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Traits are personal data and the hash is a credential: neither goes to logs.
+        f.debug_struct("PendingAccount")
+            .field("schema_id", &self.schema_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How many wrong codes a pending registration accepts before it must start again.
@@ -417,6 +435,15 @@ mod tests {
         assert_eq!(
             flow.ensure_usable(FlowKind::Login, now),
             Err(FlowError::Completed)
+        );
+    }
+
+    #[test]
+    fn debug_output_shows_no_credential() {
+        let text = format!("{:?}", pending("123456", true));
+        assert!(
+            !text.contains("argon2") && !text.contains("example.com"),
+            "{text}"
         );
     }
 
