@@ -242,6 +242,8 @@ struct LogFile {
 #[serde(deny_unknown_fields)]
 struct SmtpFile {
     url: Option<Secret>,
+    /// The sender, e.g. `Example <no-reply@example.com>`.
+    from: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -392,6 +394,8 @@ pub struct Config {
     pub cookie_secrets: Vec<String>,
     pub cipher_secrets: Vec<String>,
     pub smtp_url: Option<String>,
+    /// `[smtp] from`: the sender of courier messages (default `no-reply@` the issuer's host).
+    pub smtp_from: Option<String>,
     pub log: String,
     pub log_format: LogFormat,
     pub access_token_lifespan: Duration,
@@ -671,6 +675,7 @@ impl Config {
             admin_token,
             cookie_secrets,
             cipher_secrets,
+            smtp_from: file.smtp.from.clone(),
             smtp_url: args
                 .smtp_url
                 .clone()

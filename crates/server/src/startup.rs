@@ -151,6 +151,21 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         settings.flows.default_return_to = target.clone();
     }
 
+    // Checked before anything listens: a bad SMTP URL or sender stops the start.
+    let mailer = match &config.smtp_url {
+        Some(url) => {
+            let from = config.smtp_from.clone().unwrap_or_else(|| {
+                let host = url::Url::parse(&issuer)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_else(|| "localhost".to_owned());
+                format!("Gatehouse <no-reply@{host}>")
+            });
+            Some(gatehouse_web::mailer::Mailer::new(url, &from).context("courier")?)
+        }
+        None => None,
+    };
+
     let storage: Arc<dyn Storage> = Arc::new(store.clone());
     let state = AppState::new(storage, clock, cipher, settings);
     state
@@ -169,6 +184,13 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     lifecycle.serve(admin, admin_router(&state), "admin");
     lifecycle.spawn(tasks::reload_keys(state.clone(), lifecycle.stopping()));
     lifecycle.spawn(tasks::reload_ip_bans(state.clone(), lifecycle.stopping()));
+    if let Some(mailer) = mailer {
+        lifecycle.spawn(gatehouse_web::mailer::deliver(
+            state.clone(),
+            mailer,
+            lifecycle.stopping(),
+        ));
+    }
     lifecycle.spawn(tasks::cleanup(
         state.clone(),
         config.cleanup_interval.unsigned_abs(),

@@ -14,6 +14,7 @@ pub mod health;
 pub mod identity;
 pub mod ip_ban;
 pub mod keys;
+pub mod mailer;
 pub mod metrics;
 pub mod oauth;
 pub mod rate_limit;

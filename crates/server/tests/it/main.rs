@@ -7,6 +7,7 @@ mod audit;
 mod bad_input;
 mod cli;
 mod courier;
+mod courier_smtp;
 mod gateway;
 mod health;
 mod introspection;
