@@ -120,6 +120,16 @@ struct FileConfig {
     ui: UiFile,
     #[serde(default)]
     selfservice: SelfServiceFile,
+    #[serde(default)]
+    courier: CourierFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CourierFile {
+    /// Files here (`registration_code.subject.txt`, `…body.txt`, …) replace the built-in
+    /// message templates by name.
+    templates_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -419,6 +429,8 @@ pub struct Config {
     pub session_cookie_name: String,
     /// `[ui] templates_dir`: templates read at start, replacing the embedded ones by name.
     pub ui_templates: Vec<(String, String)>,
+    /// `[courier] templates_dir`: message templates read at start, replacing the built-in ones.
+    pub courier_templates: Vec<(String, String)>,
     pub selfservice: SelfServiceConfig,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<gatehouse_domain::ip_ban::IpNet>,
@@ -488,15 +500,15 @@ fn throttling(file: &ThrottlingFile) -> anyhow::Result<gatehouse_web::throttle::
 }
 
 /// Every file under `dir`, by its path relative to `dir` with `/` separators.
-fn read_templates(dir: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+fn read_templates(setting: &str, dir: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
         let entries = std::fs::read_dir(&current)
-            .with_context(|| format!("cannot read ui.templates_dir {}", current.display()))?;
+            .with_context(|| format!("cannot read {setting} {}", current.display()))?;
         for entry in entries {
             let path = entry
-                .with_context(|| format!("cannot read ui.templates_dir {}", current.display()))?
+                .with_context(|| format!("cannot read {setting} {}", current.display()))?
                 .path();
             if path.is_dir() {
                 pending.push(path);
@@ -640,7 +652,11 @@ impl Config {
             );
         }
         let ui_templates = match &file.ui.templates_dir {
-            Some(dir) => read_templates(dir)?,
+            Some(dir) => read_templates("ui.templates_dir", dir)?,
+            None => Vec::new(),
+        };
+        let courier_templates = match &file.courier.templates_dir {
+            Some(dir) => read_templates("courier.templates_dir", dir)?,
             None => Vec::new(),
         };
         let access_token_lifespan = duration(
@@ -736,6 +752,7 @@ impl Config {
             )?,
             session_cookie_name,
             ui_templates,
+            courier_templates,
             selfservice: SelfServiceConfig::from_file(file.selfservice)?,
             trusted_proxies: match &args.trusted_proxies {
                 Some(list) => split_list(list),

@@ -137,6 +137,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     };
     Pages::new(&config.ui_templates).context("invalid template in ui.templates_dir")?;
     settings.ui_templates = config.ui_templates.clone();
+    gatehouse_web::courier::Courier::with_overrides(false, &config.courier_templates)
+        .context("invalid template in courier.templates_dir")?;
+    settings.courier_templates = config.courier_templates.clone();
 
     settings.trusted_proxies = config.trusted_proxies.clone();
     let selfservice = &config.selfservice;

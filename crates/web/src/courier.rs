@@ -72,18 +72,43 @@ impl fmt::Debug for Courier {
 }
 
 impl Courier {
+    /// The built-in templates only.
     pub fn new(smtp_configured: bool) -> Self {
+        Self::with_overrides(smtp_configured, &[])
+            .expect("built-in courier templates are valid (checked by a unit test)")
+    }
+
+    /// The built-in templates, with `overrides` (`name`, source) replacing them by name
+    /// (`registration_code.subject.txt`, `registration_code.body.txt`, …). Every template is
+    /// rendered once here with sample values, so one that names an unknown variable is refused
+    /// at start-up rather than when a message is due.
+    pub fn with_overrides(
+        smtp_configured: bool,
+        overrides: &[(String, String)],
+    ) -> Result<Self, minijinja::Error> {
         let mut templates = Environment::new();
         templates.set_undefined_behavior(UndefinedBehavior::Strict);
         for (name, source) in TEMPLATES {
-            templates
-                .add_template(name, source)
-                .expect("built-in courier templates are valid (checked by a unit test)");
+            if !overrides.iter().any(|(n, _)| n == name) {
+                templates.add_template(name, source)?;
+            }
         }
-        Self {
+        for (name, source) in overrides {
+            templates.add_template_owned(name.clone(), source.clone())?;
+        }
+        let courier = Self {
             templates,
             smtp_configured,
+        };
+        for sample in [
+            Template::RegistrationCode {
+                code: "000000".to_owned(),
+            },
+            Template::RegistrationExists,
+        ] {
+            courier.render(&sample, "https://id.example")?;
         }
+        Ok(courier)
     }
 
     /// Renders `template`'s subject (one line) and text body.
@@ -147,6 +172,24 @@ pub async fn queue(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_override_naming_an_unknown_variable_is_refused_up_front() {
+        let bad = [(
+            "registration_exists.body.txt".to_owned(),
+            "Hello {{ first_name }}".to_owned(),
+        )];
+        assert!(Courier::with_overrides(false, &bad).is_err());
+        let good = [(
+            "registration_exists.body.txt".to_owned(),
+            "Someone tried to sign up at {{ issuer }}.".to_owned(),
+        )];
+        let courier = Courier::with_overrides(false, &good).expect("valid");
+        let (_, body) = courier
+            .render(&Template::RegistrationExists, "https://id.example")
+            .expect("renders");
+        assert_eq!(body, "Someone tried to sign up at https://id.example.");
+    }
 
     #[test]
     fn renders_every_built_in_template() {

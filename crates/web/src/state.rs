@@ -92,6 +92,9 @@ pub struct Settings {
     pub session: SessionSettings,
     /// Operator templates `(name, source)` that replace the embedded ones (`[ui] templates_dir`).
     pub ui_templates: Vec<(String, String)>,
+    /// Operator courier templates `(name, source)` that replace the built-in ones
+    /// (`[courier] templates_dir`).
+    pub courier_templates: Vec<(String, String)>,
 }
 
 /// Session lifetimes and the session cookie.
@@ -132,6 +135,7 @@ impl Settings {
                 cookie_name: "gatehouse_session".to_owned(),
             },
             ui_templates: Vec::new(),
+            courier_templates: Vec::new(),
         }
     }
 
@@ -227,7 +231,13 @@ impl AppState {
                 Duration::minutes(1),
             )),
             ip_bans: Arc::new(IpBanList::new()),
-            courier: Arc::new(Courier::new(settings.smtp_configured)),
+            courier: Arc::new(
+                Courier::with_overrides(settings.smtp_configured, &settings.courier_templates)
+                    .unwrap_or_else(|err| {
+                        tracing::error!(error = %err, "invalid courier template override; using the built-in templates");
+                        Courier::new(settings.smtp_configured)
+                    }),
+            ),
             cookie_keys: Arc::new(cookie_keys(&settings.cookie_secrets)),
             pages: Arc::new(Pages::new(&settings.ui_templates).unwrap_or_else(|err| {
                 tracing::error!(error = %err, "invalid UI template override; using the built-in templates");

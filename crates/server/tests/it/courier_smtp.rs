@@ -254,3 +254,32 @@ async fn a_refused_delivery_stays_queued_for_a_later_attempt() {
         assert!(server.received().is_empty());
     }
 }
+
+#[tokio::test]
+async fn operators_replace_message_templates_by_name() {
+    for app in TestApp::all_with("courier_templates", |config| {
+        config.courier_templates = vec![(
+            "registration_code.subject.txt".to_owned(),
+            "Example: your code is {{ code }}".to_owned(),
+        )];
+    })
+    .await
+    {
+        start_registration(&app, "branded@example.com").await;
+        let (_, messages) = json_of(
+            app.admin_request(
+                Method::GET,
+                "/admin/courier/messages?recipient=branded@example.com",
+            )
+            .send()
+            .await
+            .expect("sends"),
+        )
+        .await;
+        let subject = messages[0]["subject"].as_str().expect("subject");
+        assert!(subject.starts_with("Example: your code is "), "{subject}");
+        // The body is still the built-in one, with the same code.
+        let code = subject.rsplit(' ').next().expect("code");
+        assert!(messages[0]["body"].as_str().expect("body").contains(code));
+    }
+}
