@@ -6,7 +6,6 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::audit::{AuditCursor, AuditEventType, AuditFilter};
 use gatehouse_domain::ids::TenantId;
@@ -62,10 +61,6 @@ pub(crate) fn parse_page_size(value: Option<&str>) -> Result<u32, ApiError> {
     }
 }
 
-fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<AuditQuery>, QueryRejection>,
@@ -106,25 +101,19 @@ pub async fn list(
     let next = events.last().filter(|_| more).map(AuditCursor::of);
     let mut response = Json(&events).into_response();
     if let Some(cursor) = next {
-        let mut link = format!(
-            "</admin/audit-events?page_size={limit}&page_token={}",
-            cursor.to_token()
+        super::link_next(
+            &mut response,
+            "/admin/audit-events",
+            limit,
+            &cursor.to_token(),
+            &[
+                ("identity_id", q.identity_id.clone()),
+                ("type", q.event_type.clone()),
+                ("since", q.since.clone()),
+                ("until", q.until.clone()),
+                ("tenant_id", q.tenant_id.clone()),
+            ],
         );
-        for (name, value) in [
-            ("identity_id", &q.identity_id),
-            ("type", &q.event_type),
-            ("since", &q.since),
-            ("until", &q.until),
-            ("tenant_id", &q.tenant_id),
-        ] {
-            if let Some(v) = value {
-                link.push_str(&format!("&{name}={}", encode(v)));
-            }
-        }
-        link.push_str(">; rel=\"next\"");
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            response.headers_mut().insert(header::LINK, value);
-        }
     }
     Ok(response)
 }

@@ -11,7 +11,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::oauth::client::Client;
@@ -98,20 +98,16 @@ pub async fn list(
         .collect();
     let mut response = Json(body).into_response();
     if more && let Some(last) = clients.last() {
-        let mut next = format!("</admin/clients?page_size={limit}&page_token={}", last.id);
-        if let Some(name) = &query.client_name {
-            next.push_str("&client_name=");
-            next.push_str(
-                &url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>(),
-            );
-        }
-        if let Some(t) = query.tenant_id {
-            next.push_str(&format!("&tenant_id={t}"));
-        }
-        next.push_str(">; rel=\"next\"");
-        if let Ok(value) = HeaderValue::from_str(&next) {
-            response.headers_mut().insert(header::LINK, value);
-        }
+        super::link_next(
+            &mut response,
+            "/admin/clients",
+            limit,
+            &last.id.to_string(),
+            &[
+                ("client_name", query.client_name.clone()),
+                ("tenant_id", query.tenant_id.map(|t| t.to_string())),
+            ],
+        );
     }
     Ok(response)
 }

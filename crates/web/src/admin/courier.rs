@@ -6,7 +6,6 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::courier::{CourierFilter, CourierMessage, MessageStatus};
 use gatehouse_domain::ids::TenantId;
@@ -81,24 +80,17 @@ pub async fn list(
     let body: Vec<MessageResponse<'_>> = messages.iter().map(MessageResponse::from).collect();
     let mut response = Json(body).into_response();
     if more && let Some(last) = messages.last() {
-        let mut link = format!(
-            "</admin/courier/messages?page_size={limit}&page_token={}",
-            last.id
+        super::link_next(
+            &mut response,
+            "/admin/courier/messages",
+            limit,
+            &last.id.to_string(),
+            &[
+                ("recipient", q.recipient.clone()),
+                ("status", q.status.clone()),
+                ("tenant_id", q.tenant_id.clone()),
+            ],
         );
-        for (name, value) in [
-            ("recipient", &q.recipient),
-            ("status", &q.status),
-            ("tenant_id", &q.tenant_id),
-        ] {
-            if let Some(v) = value {
-                let encoded: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
-                link.push_str(&format!("&{name}={encoded}"));
-            }
-        }
-        link.push_str(">; rel=\"next\"");
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            response.headers_mut().insert(header::LINK, value);
-        }
     }
     Ok(response)
 }

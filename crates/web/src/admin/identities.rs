@@ -10,7 +10,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::audit::AuditEventType;
 use gatehouse_domain::identity::password::PasswordHash;
@@ -282,15 +282,13 @@ pub async fn list(
         .await?;
     let mut response = Json(&page.identities).into_response();
     if let Some(next) = page.next {
-        let mut link = format!("</admin/identities?page_size={limit}&page_token={next}");
-        if let Some(identifier) = &identifier {
-            link.push_str("&credentials_identifier=");
-            link.extend(url::form_urlencoded::byte_serialize(identifier.as_bytes()));
-        }
-        link.push_str(">; rel=\"next\"");
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            response.headers_mut().insert(header::LINK, value);
-        }
+        super::link_next(
+            &mut response,
+            "/admin/identities",
+            limit,
+            &next.to_string(),
+            &[("credentials_identifier", identifier)],
+        );
     }
     Ok(response)
 }

@@ -77,3 +77,26 @@ async fn require_admin_token(
         _ => Err(ApiError::unauthorized()),
     }
 }
+
+/// Adds `Link: <path?page_size=…&page_token=…&filters>; rel="next"` to a list answer, carrying
+/// over the filters that are set (form-encoded), so a client can follow pages unchanged.
+pub(crate) fn link_next(
+    response: &mut Response,
+    path: &str,
+    page_size: u32,
+    page_token: &str,
+    filters: &[(&str, Option<String>)],
+) {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("page_size", &page_size.to_string());
+    query.append_pair("page_token", page_token);
+    for (name, value) in filters {
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    let link = format!("<{path}?{}>; rel=\"next\"", query.finish());
+    if let Ok(value) = header::HeaderValue::from_str(&link) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+}

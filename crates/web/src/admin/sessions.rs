@@ -8,7 +8,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::audit::AuditEventType;
 use gatehouse_domain::ids::TenantId;
@@ -69,14 +69,13 @@ pub async fn list(
         .collect();
     let mut response = Json(body).into_response();
     if more && let Some(last) = sessions.last() {
-        let mut next = format!("</admin/sessions?page_size={limit}&page_token={}", last.id);
-        if let Some(active) = query.active {
-            next.push_str(&format!("&active={active}"));
-        }
-        next.push_str(">; rel=\"next\"");
-        if let Ok(value) = HeaderValue::from_str(&next) {
-            response.headers_mut().insert(header::LINK, value);
-        }
+        super::link_next(
+            &mut response,
+            "/admin/sessions",
+            limit,
+            &last.id.to_string(),
+            &[("active", query.active.map(|a| a.to_string()))],
+        );
     }
     Ok(response)
 }
