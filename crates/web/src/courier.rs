@@ -16,6 +16,11 @@ pub enum Template {
     RegistrationCode { code: String },
     /// Sent instead of a code when someone registers with an address that has an account.
     RegistrationExists,
+    /// The code (and a link to the page that takes it) that proves an address belongs to the
+    /// person: after registration with an immediate session, and after an address changes.
+    VerificationCode { code: String, link: String },
+    /// The code (and a link to the page that takes it) that recovers an account.
+    RecoveryCode { code: String, link: String },
 }
 
 impl Template {
@@ -24,6 +29,8 @@ impl Template {
         match self {
             Self::RegistrationCode { .. } => "registration_code",
             Self::RegistrationExists => "registration_exists",
+            Self::VerificationCode { .. } => "verification_code",
+            Self::RecoveryCode { .. } => "recovery_code",
         }
     }
 }
@@ -33,12 +40,14 @@ impl fmt::Debug for Template {
         match self {
             Self::RegistrationCode { .. } => f.write_str("RegistrationCode { code: [redacted] }"),
             Self::RegistrationExists => f.write_str("RegistrationExists"),
+            Self::VerificationCode { .. } => f.write_str("VerificationCode { [redacted] }"),
+            Self::RecoveryCode { .. } => f.write_str("RecoveryCode { [redacted] }"),
         }
     }
 }
 
 /// Built-in templates, `<template_type>.subject.txt` and `<template_type>.body.txt`.
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 8] = [
     (
         "registration_code.subject.txt",
         include_str!("../templates/courier/registration_code.subject.txt"),
@@ -54,6 +63,22 @@ const TEMPLATES: [(&str, &str); 4] = [
     (
         "registration_exists.body.txt",
         include_str!("../templates/courier/registration_exists.body.txt"),
+    ),
+    (
+        "verification_code.subject.txt",
+        include_str!("../templates/courier/verification_code.subject.txt"),
+    ),
+    (
+        "verification_code.body.txt",
+        include_str!("../templates/courier/verification_code.body.txt"),
+    ),
+    (
+        "recovery_code.subject.txt",
+        include_str!("../templates/courier/recovery_code.subject.txt"),
+    ),
+    (
+        "recovery_code.body.txt",
+        include_str!("../templates/courier/recovery_code.body.txt"),
     ),
 ];
 
@@ -105,6 +130,14 @@ impl Courier {
                 code: "000000".to_owned(),
             },
             Template::RegistrationExists,
+            Template::VerificationCode {
+                code: "000000".to_owned(),
+                link: "https://id.example/ui/verification?flow=x".to_owned(),
+            },
+            Template::RecoveryCode {
+                code: "000000".to_owned(),
+                link: "https://id.example/ui/recovery?flow=x".to_owned(),
+            },
         ] {
             courier.render(&sample, "https://id.example")?;
         }
@@ -121,6 +154,9 @@ impl Courier {
         let ctx = match template {
             Template::RegistrationCode { code } => context! { code => code, issuer => issuer },
             Template::RegistrationExists => context! { issuer => issuer },
+            Template::VerificationCode { code, link } | Template::RecoveryCode { code, link } => {
+                context! { code => code, link => link, issuer => issuer }
+            }
         };
         let subject = self
             .templates
