@@ -5,7 +5,7 @@ use crate::{Store, Ts, corrupt, store_error, with_pool};
 use async_trait::async_trait;
 use gatehouse_domain::identity::password::PasswordHash;
 use gatehouse_domain::identity::store::{
-    IDENTIFIER_CONSTRAINT, IdentityFilter, IdentityPage, IdentityStore,
+    AddressKind, IDENTIFIER_CONSTRAINT, IdentityFilter, IdentityPage, IdentityStore,
 };
 use gatehouse_domain::identity::{Identity, IdentityState, RecoveryAddress, VerifiableAddress};
 use gatehouse_domain::ids::TenantId;
@@ -359,6 +359,41 @@ impl IdentityStore for Store {
             .map(|h| PasswordHash::parse(&h.hash).map_err(|e| corrupt("password hash", e)))
             .transpose()?;
         Ok(Some((row.into_identity(&addresses)?, hash)))
+    }
+
+    async fn find_identity_by_address(
+        &self,
+        tenant: TenantId,
+        kind: AddressKind,
+        address: &str,
+    ) -> StoreResult<Option<Identity>> {
+        let sql = format!(
+            "SELECT {} FROM identities i WHERE i.tenant_id = $1 AND i.id IN \
+             (SELECT a.identity_id FROM identity_addresses a WHERE a.kind = $2 AND a.via = 'email' \
+              AND a.value = $3) ORDER BY i.id LIMIT 1",
+            IDENTITY_COLUMNS
+                .split(", ")
+                .map(|c| format!("i.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let (row, addresses) = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(store_error)?;
+            let row: Option<IdentityRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(tenant.0)
+                .bind(kind.as_str())
+                .bind(address)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            let addresses = match &row {
+                Some(r) => fetch_addresses!(tx, &[r.id]),
+                None => Vec::new(),
+            };
+            tx.commit().await.map_err(store_error)?;
+            (row, addresses)
+        });
+        row.map(|r| r.into_identity(&addresses)).transpose()
     }
 
     async fn list_identities(

@@ -11,6 +11,24 @@ use uuid::Uuid;
 /// The `constraint` of the `Conflict` a taken identifier causes.
 pub const IDENTIFIER_CONSTRAINT: &str = "identity_identifier";
 
+/// Which of an identity's addresses a lookup means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressKind {
+    /// Addresses verification proves (`verifiable_addresses`).
+    Verifiable,
+    /// Addresses account recovery sends to (`recovery_addresses`).
+    Recovery,
+}
+
+impl AddressKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verifiable => "verifiable",
+            Self::Recovery => "recovery",
+        }
+    }
+}
+
 /// Which identities to list: one page in id (creation) order.
 #[derive(Debug, Clone)]
 pub struct IdentityFilter {
@@ -57,6 +75,14 @@ pub trait IdentityStore: Send + Sync {
         tenant: TenantId,
         identifier: &str,
     ) -> StoreResult<Option<(Identity, Option<PasswordHash>)>>;
+    /// The identity with this (normalized) email address among its addresses of `kind`; the
+    /// oldest one if several share it.
+    async fn find_identity_by_address(
+        &self,
+        tenant: TenantId,
+        kind: AddressKind,
+        address: &str,
+    ) -> StoreResult<Option<Identity>>;
     async fn list_identities(
         &self,
         tenant: TenantId,
