@@ -25,10 +25,19 @@ pub enum AuditEventType {
     ThrottleTriggered,
     IpBanned,
     IpUnbanned,
+    VerificationRequested,
+    VerificationSucceeded,
+    RecoveryRequested,
+    RecoverySucceeded,
+    RecoveryFailed,
+    RecoveryCodeCreated,
+    ProfileUpdated,
+    PasswordChanged,
+    EmailChanged,
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 12] = [
+    pub const ALL: [AuditEventType; 21] = [
         Self::RegistrationSucceeded,
         Self::RegistrationAttempted,
         Self::LoginSucceeded,
@@ -41,6 +50,15 @@ impl AuditEventType {
         Self::ThrottleTriggered,
         Self::IpBanned,
         Self::IpUnbanned,
+        Self::VerificationRequested,
+        Self::VerificationSucceeded,
+        Self::RecoveryRequested,
+        Self::RecoverySucceeded,
+        Self::RecoveryFailed,
+        Self::RecoveryCodeCreated,
+        Self::ProfileUpdated,
+        Self::PasswordChanged,
+        Self::EmailChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +75,15 @@ impl AuditEventType {
             Self::ThrottleTriggered => "throttle_triggered",
             Self::IpBanned => "ip_banned",
             Self::IpUnbanned => "ip_unbanned",
+            Self::VerificationRequested => "verification_requested",
+            Self::VerificationSucceeded => "verification_succeeded",
+            Self::RecoveryRequested => "recovery_requested",
+            Self::RecoverySucceeded => "recovery_succeeded",
+            Self::RecoveryFailed => "recovery_failed",
+            Self::RecoveryCodeCreated => "recovery_code_created",
+            Self::ProfileUpdated => "profile_updated",
+            Self::PasswordChanged => "password_changed",
+            Self::EmailChanged => "email_changed",
         }
     }
 

@@ -1,7 +1,8 @@
-//! Self-service flows (login, registration; recovery, verification and settings follow the same
-//! shape): a short-lived server-side record a person or an API client moves through step by step.
-//! The flow keeps what the form showed last (submitted values and messages, never a password), the
-//! `return_to` URL, and for a registration waiting on its emailed code, the pending account.
+//! Self-service flows (login, registration, recovery, verification, settings): a short-lived
+//! server-side record a person or an API client moves through step by step. The flow keeps what
+//! the form showed last (submitted values and messages, never a password), the `return_to` URL,
+//! for a registration waiting on its emailed code the pending account, for recovery and
+//! verification the code sent, and for settings the identity it belongs to.
 
 use crate::ids::TenantId;
 use crate::secret::TokenHash;
@@ -16,6 +17,9 @@ use uuid::Uuid;
 pub enum FlowKind {
     Login,
     Registration,
+    Recovery,
+    Verification,
+    Settings,
 }
 
 impl FlowKind {
@@ -23,6 +27,9 @@ impl FlowKind {
         match self {
             FlowKind::Login => "login",
             FlowKind::Registration => "registration",
+            FlowKind::Recovery => "recovery",
+            FlowKind::Verification => "verification",
+            FlowKind::Settings => "settings",
         }
     }
 }
@@ -80,6 +87,14 @@ impl UiMessage {
             id,
             text: text.into(),
             kind: MessageType::Info,
+        }
+    }
+
+    pub fn success(id: u32, text: impl Into<String>) -> Self {
+        Self {
+            id,
+            text: text.into(),
+            kind: MessageType::Success,
         }
     }
 
@@ -220,6 +235,12 @@ pub struct Flow {
     pub form: FormState,
     #[serde(default)]
     pub pending: Option<PendingRegistration>,
+    /// Recovery and verification: the code sent to an address, waiting to be entered.
+    #[serde(default)]
+    pub challenge: Option<CodeChallenge>,
+    /// Settings: the identity whose settings the flow changes (only its sessions may submit).
+    #[serde(default)]
+    pub identity_id: Option<Uuid>,
     /// Bumped by every update; an update that read an older version loses (compare-and-swap), so
     /// two concurrent submissions of one flow cannot both count.
     #[serde(skip)]
@@ -233,8 +254,6 @@ pub enum FlowError {
     Expired,
     #[error("the flow is of another kind")]
     WrongKind,
-    #[error("the flow was started for another kind of client")]
-    WrongFlavor,
     #[error("the flow is already complete")]
     Completed,
 }
@@ -260,6 +279,8 @@ impl Flow {
             refresh: false,
             form: FormState::default(),
             pending: None,
+            challenge: None,
+            identity_id: None,
             version: 0,
         }
     }
@@ -307,6 +328,92 @@ impl PendingRegistration {
             (Some(account), true) => CodeCheck::Accepted(account.clone()),
             _ if self.attempts >= MAX_CODE_ATTEMPTS => CodeCheck::Exhausted,
             _ => CodeCheck::Rejected,
+        }
+    }
+}
+
+/// A code sent to an address for recovery or verification. When no identity has the address,
+/// `identity_id` and `code_hash` are `None`: nothing was sent, and every code is rejected exactly
+/// as a wrong one would be, so the flow's answers do not tell whether the address is known.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeChallenge {
+    pub address: String,
+    pub identity_id: Option<Uuid>,
+    #[serde(with = "hash_b64")]
+    pub code_hash: Option<TokenHash>,
+    pub attempts: u32,
+    /// When the code was sent (a new one replaces it).
+    #[serde(with = "time::serde::rfc3339")]
+    pub sent_at: OffsetDateTime,
+    /// The code is refused from then on, even if the flow still lives.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for CodeChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeChallenge")
+            .field("identity_id", &self.identity_id)
+            .field("attempts", &self.attempts)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of entering a recovery or verification code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChallengeCheck {
+    /// The right code: it proves the person receives mail at `address`.
+    Accepted { identity_id: Uuid, address: String },
+    /// Wrong code, or no code can complete this flow; one attempt used.
+    Rejected,
+    /// The attempts are used up.
+    Exhausted,
+    /// The code's time is over.
+    Expired,
+}
+
+impl CodeChallenge {
+    /// A challenge for `code`, sent now to `address` (of `identity_id`, if any identity has it).
+    pub fn new(
+        flow_id: Uuid,
+        address: &str,
+        identity_id: Option<Uuid>,
+        code: &str,
+        lifespan: Duration,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            address: address.to_owned(),
+            identity_id,
+            code_hash: identity_id.map(|_| code_hash(flow_id, code)),
+            attempts: 0,
+            sent_at: now,
+            expires_at: now + lifespan,
+        }
+    }
+
+    /// Checks a submitted code and counts the attempt.
+    pub fn check(&mut self, flow_id: Uuid, submitted: &str, now: OffsetDateTime) -> ChallengeCheck {
+        if self.attempts >= MAX_CODE_ATTEMPTS {
+            return ChallengeCheck::Exhausted;
+        }
+        if now >= self.expires_at {
+            return ChallengeCheck::Expired;
+        }
+        self.attempts += 1;
+        let presented = code_hash(flow_id, submitted.trim());
+        let matches = self
+            .code_hash
+            .as_ref()
+            .is_some_and(|hash| bool::from(hash.0.ct_eq(&presented.0)));
+        match (self.identity_id, matches) {
+            (Some(identity_id), true) => ChallengeCheck::Accepted {
+                identity_id,
+                address: self.address.clone(),
+            },
+            _ if self.attempts >= MAX_CODE_ATTEMPTS => ChallengeCheck::Exhausted,
+            _ => ChallengeCheck::Rejected,
         }
     }
 }
@@ -445,6 +552,50 @@ mod tests {
             !text.contains("argon2") && !text.contains("example.com"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_challenge_accepts_its_code_once_it_is_right_and_in_time() {
+        let now = datetime!(2026-01-01 00:00 UTC);
+        let who = Uuid::from_u128(9);
+        let mut c = CodeChallenge::new(
+            FLOW,
+            "a@example.com",
+            Some(who),
+            "123456",
+            Duration::minutes(15),
+            now,
+        );
+        assert_eq!(c.check(FLOW, "654321", now), ChallengeCheck::Rejected);
+        assert_eq!(
+            c.check(FLOW, "123456", now),
+            ChallengeCheck::Accepted {
+                identity_id: who,
+                address: "a@example.com".into()
+            }
+        );
+        assert_eq!(
+            c.check(FLOW, "123456", now + Duration::minutes(15)),
+            ChallengeCheck::Expired
+        );
+    }
+
+    #[test]
+    fn a_challenge_for_an_unknown_address_rejects_every_code_like_a_wrong_one() {
+        let now = datetime!(2026-01-01 00:00 UTC);
+        let mut c = CodeChallenge::new(
+            FLOW,
+            "x@example.com",
+            None,
+            "123456",
+            Duration::hours(1),
+            now,
+        );
+        for _ in 0..MAX_CODE_ATTEMPTS - 1 {
+            assert_eq!(c.check(FLOW, "123456", now), ChallengeCheck::Rejected);
+        }
+        assert_eq!(c.check(FLOW, "123456", now), ChallengeCheck::Exhausted);
+        assert!(!format!("{c:?}").contains("example.com"));
     }
 
     #[test]

@@ -99,6 +99,10 @@ pub enum ThrottleKind {
     Identifier,
     /// Failed logins from one client address (an IPv6 address counts as its /64).
     Ip,
+    /// Recovery codes sent to one address.
+    RecoveryCode,
+    /// Verification codes sent to one address.
+    VerificationCode,
 }
 
 impl ThrottleKind {
@@ -106,6 +110,8 @@ impl ThrottleKind {
         match self {
             Self::Identifier => "identifier",
             Self::Ip => "ip",
+            Self::RecoveryCode => "recovery_code",
+            Self::VerificationCode => "verification_code",
         }
     }
 }
@@ -121,7 +127,9 @@ pub struct ThrottleKey {
 impl ThrottleKey {
     pub fn new(tenant: TenantId, kind: ThrottleKind, value: &str) -> Self {
         let normalized = match kind {
-            ThrottleKind::Identifier => value.trim().to_lowercase(),
+            ThrottleKind::Identifier
+            | ThrottleKind::RecoveryCode
+            | ThrottleKind::VerificationCode => value.trim().to_lowercase(),
             ThrottleKind::Ip => normalize_ip(value),
         };
         Self {

@@ -150,6 +150,28 @@ struct SelfServiceFile {
     default_return_to: Option<String>,
     #[serde(default)]
     registration: SelfServiceRegistrationFile,
+    #[serde(default)]
+    recovery: SelfServiceCodeFile,
+    #[serde(default)]
+    verification: SelfServiceCodeFile,
+    #[serde(default)]
+    settings: SelfServiceSettingsFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfServiceCodeFile {
+    /// How long an emailed code is accepted.
+    code_lifespan: Option<String>,
+    /// How many codes one address may be sent per hour.
+    codes_per_address_per_hour: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelfServiceSettingsFile {
+    /// How recent a sign-in must be to change the password or the email address.
+    privileged_session_max_age: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -202,6 +224,16 @@ pub struct SelfServiceConfig {
     pub default_return_to: Option<String>,
     /// `selfservice.registration.session_after = "registration"`: sign in at registration.
     pub session_after_registration: bool,
+    /// `selfservice.recovery.code_lifespan` (default 15 min).
+    pub recovery_code_lifespan: Duration,
+    /// `selfservice.verification.code_lifespan` (default 1 h).
+    pub verification_code_lifespan: Duration,
+    /// `selfservice.recovery.codes_per_address_per_hour` (default 10).
+    pub recovery_codes_per_hour: u32,
+    /// `selfservice.verification.codes_per_address_per_hour` (default 10).
+    pub verification_codes_per_hour: u32,
+    /// `selfservice.settings.privileged_session_max_age` (default 15 min).
+    pub privileged_session_max_age: Duration,
 }
 
 impl SelfServiceConfig {
@@ -230,6 +262,23 @@ impl SelfServiceConfig {
             allowed_return_urls: file.allowed_return_urls,
             default_return_to: file.default_return_to,
             session_after_registration,
+            recovery_code_lifespan: duration(
+                "selfservice.recovery.code_lifespan",
+                file.recovery.code_lifespan.as_deref(),
+                Duration::minutes(15),
+            )?,
+            verification_code_lifespan: duration(
+                "selfservice.verification.code_lifespan",
+                file.verification.code_lifespan.as_deref(),
+                Duration::hours(1),
+            )?,
+            recovery_codes_per_hour: file.recovery.codes_per_address_per_hour.unwrap_or(10),
+            verification_codes_per_hour: file.verification.codes_per_address_per_hour.unwrap_or(10),
+            privileged_session_max_age: duration(
+                "selfservice.settings.privileged_session_max_age",
+                file.settings.privileged_session_max_age.as_deref(),
+                Duration::minutes(15),
+            )?,
         })
     }
 }

@@ -145,6 +145,11 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     let selfservice = &config.selfservice;
     settings.flows.lifespan = selfservice.flow_lifespan;
     settings.flows.session_after_registration = selfservice.session_after_registration;
+    settings.flows.recovery_code_lifespan = selfservice.recovery_code_lifespan;
+    settings.flows.verification_code_lifespan = selfservice.verification_code_lifespan;
+    settings.flows.recovery_codes_per_hour = selfservice.recovery_codes_per_hour;
+    settings.flows.verification_codes_per_hour = selfservice.verification_codes_per_hour;
+    settings.flows.privileged_session_max_age = selfservice.privileged_session_max_age;
     settings.flows.allowed_return_urls = selfservice
         .allowed_return_urls
         .iter()

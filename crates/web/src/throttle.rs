@@ -236,6 +236,49 @@ pub async fn self_service_budget(
     next.run(request).await
 }
 
+/// Counts one emailed code to `address` of kind `kind` (recovery or verification) against its
+/// budget of `per_hour`, shared by every node through the database. Unknown addresses count
+/// exactly like known ones, so a refusal tells nothing about the address. A store failure lets
+/// the message go (logged).
+pub async fn code_budget(
+    state: &AppState,
+    tenant: TenantId,
+    kind: ThrottleKind,
+    address: &str,
+    per_hour: u32,
+) -> Result<(), RetryAfter> {
+    let now = state.now();
+    let hour = time::Duration::hours(1);
+    let key = ThrottleKey::new(tenant, kind, address);
+    let recent = match state
+        .store
+        .list_throttle_failures(tenant, &key, now - hour, per_hour.max(1))
+        .await
+    {
+        Ok(recent) => recent,
+        Err(err) => {
+            tracing::warn!(error = %err, throttle.kind = kind.as_str(), "cannot read the code budget");
+            return Ok(());
+        }
+    };
+    if per_hour == 0 || recent.len() >= per_hour as usize {
+        // The oldest of the last `per_hour` sends leaves the window first.
+        let oldest = recent.last().copied().unwrap_or(now);
+        let wait = (oldest + hour - now).max(time::Duration::seconds(1));
+        return Err(RetryAfter(
+            std::time::Duration::try_from(wait).unwrap_or(std::time::Duration::from_secs(3600)),
+        ));
+    }
+    if let Err(err) = state
+        .store
+        .insert_throttle_failure(tenant, &key, now, now + hour)
+        .await
+    {
+        tracing::warn!(error = %err, throttle.kind = kind.as_str(), "cannot count a code sent");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

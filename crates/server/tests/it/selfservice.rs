@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 const STRONG: &str = "correct horse battery staple 93";
 
-async fn api_flow(app: &TestApp, kind: &str) -> String {
+pub async fn api_flow(app: &TestApp, kind: &str) -> String {
     let (status, flow) = json_of(
         app.public_request(Method::GET, &format!("/self-service/{kind}/api"))
             .send()
@@ -20,7 +20,7 @@ async fn api_flow(app: &TestApp, kind: &str) -> String {
     flow["id"].as_str().expect("flow id").to_owned()
 }
 
-async fn submit(app: &TestApp, kind: &str, flow: &str, body: Value) -> (StatusCode, Value) {
+pub async fn submit(app: &TestApp, kind: &str, flow: &str, body: Value) -> (StatusCode, Value) {
     json_of(
         app.public_request(Method::POST, &format!("/self-service/{kind}?flow={flow}"))
             .json(&body)
@@ -31,7 +31,7 @@ async fn submit(app: &TestApp, kind: &str, flow: &str, body: Value) -> (StatusCo
     .await
 }
 
-fn encode(value: &str) -> String {
+pub fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
@@ -70,6 +70,21 @@ pub async fn code_for(app: &TestApp, address: &str) -> String {
         .expect("a six-digit code in the message")
 }
 
+/// The newest message of `template_type` to `address`.
+pub async fn message_of(app: &TestApp, address: &str, template_type: &str) -> Value {
+    outbox(app, address)
+        .await
+        .into_iter()
+        .find(|m| m["template_type"] == template_type)
+        .unwrap_or_else(|| panic!("no {template_type} message to {address}"))
+}
+
+/// The six-digit code in the newest message of `template_type` to `address`.
+pub async fn code_of(app: &TestApp, address: &str, template_type: &str) -> String {
+    let message = message_of(app, address, template_type).await;
+    six_digits(message["body"].as_str().expect("body")).expect("a six-digit code in the message")
+}
+
 /// Registers `address` through the API, code included; returns the session token.
 pub async fn register(app: &TestApp, address: &str, password: &str) -> String {
     let flow = api_flow(app, "registration").await;
@@ -93,7 +108,19 @@ pub async fn register(app: &TestApp, address: &str, password: &str) -> String {
     body["session_token"].as_str().expect("token").to_owned()
 }
 
-async fn whoami(app: &TestApp, token: &str) -> (StatusCode, Value) {
+/// Signs in through the API; the answer.
+pub async fn login(app: &TestApp, address: &str, password: &str) -> (StatusCode, Value) {
+    let flow = api_flow(app, "login").await;
+    submit(
+        app,
+        "login",
+        &flow,
+        json!({"method": "password", "identifier": address, "password": password}),
+    )
+    .await
+}
+
+pub async fn whoami(app: &TestApp, token: &str) -> (StatusCode, Value) {
     json_of(
         app.public_request(Method::GET, "/sessions/whoami")
             .header("X-Session-Token", token)
@@ -105,7 +132,7 @@ async fn whoami(app: &TestApp, token: &str) -> (StatusCode, Value) {
 }
 
 /// Strips what differs between two answers of the same kind (ids, times, the address).
-fn shape(mut value: Value) -> Value {
+pub fn shape(mut value: Value) -> Value {
     fn walk(v: &mut Value) {
         match v {
             Value::Object(map) => {

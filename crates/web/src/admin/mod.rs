@@ -8,6 +8,7 @@ pub mod identities;
 pub mod ip_bans;
 pub mod json_patch;
 pub mod keys;
+pub mod recovery;
 pub mod sessions;
 
 use crate::error::ApiError;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/identities/{id}/sessions",
             get(sessions::list_for_identity).delete(sessions::revoke_for_identity),
         )
+        .route("/admin/recovery/code", post(recovery::create_code))
         .route("/admin/keys", get(keys::list))
         .route("/admin/keys/rotate", post(keys::rotate))
         .route("/admin/oauth2/introspect", post(introspect::admin_post))

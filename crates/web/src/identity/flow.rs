@@ -30,6 +30,16 @@ pub struct FlowSettings {
     /// `true`: registration signs the person in at once (and then reveals taken addresses);
     /// `false` (default): the first session starts when the emailed code is entered.
     pub session_after_registration: bool,
+    /// How long a recovery code is accepted (15 minutes).
+    pub recovery_code_lifespan: time::Duration,
+    /// How long a verification code is accepted (1 hour).
+    pub verification_code_lifespan: time::Duration,
+    /// Recovery codes one address may be sent per hour (10).
+    pub recovery_codes_per_hour: u32,
+    /// Verification codes one address may be sent per hour (10).
+    pub verification_codes_per_hour: u32,
+    /// How recent the sign-in must be to change the password or an address (15 minutes).
+    pub privileged_session_max_age: time::Duration,
 }
 
 impl FlowSettings {
@@ -39,6 +49,11 @@ impl FlowSettings {
             allowed_return_urls: Vec::new(),
             default_return_to: format!("{}/ui/account", issuer.trim_end_matches('/')),
             session_after_registration: false,
+            recovery_code_lifespan: time::Duration::minutes(15),
+            verification_code_lifespan: time::Duration::hours(1),
+            recovery_codes_per_hour: 10,
+            verification_codes_per_hour: 10,
+            privileged_session_max_age: time::Duration::minutes(15),
         }
     }
 }
@@ -89,15 +104,15 @@ pub fn check_return_to(settings: &Settings, requested: &str) -> Result<String, A
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct InitQuery {
     pub return_to: Option<String>,
     #[serde(default)]
     pub refresh: Option<bool>,
 }
 
-/// Creates and stores a new flow.
-pub async fn create_flow(
+/// A new flow (not stored yet), with `return_to` checked.
+pub fn new_flow(
     state: &AppState,
     kind: FlowKind,
     flavor: Flavor,
@@ -118,6 +133,17 @@ pub async fn create_flow(
         state.now(),
     );
     flow.refresh = kind == FlowKind::Login && query.refresh.unwrap_or(false);
+    Ok(flow)
+}
+
+/// Creates and stores a new flow.
+pub async fn create_flow(
+    state: &AppState,
+    kind: FlowKind,
+    flavor: Flavor,
+    query: &InitQuery,
+) -> Result<Flow, ApiError> {
+    let flow = new_flow(state, kind, flavor, query)?;
     state.store.insert_flow(&flow).await?;
     Ok(flow)
 }
@@ -178,7 +204,6 @@ pub fn flow_error(err: FlowError) -> ApiError {
             err.to_string(),
         ),
         FlowError::WrongKind => ApiError::not_found("flow_not_found", "no such flow"),
-        FlowError::WrongFlavor => ApiError::bad_request("flow_flavor_mismatch", err.to_string()),
         FlowError::Completed => ApiError::bad_request("flow_completed", err.to_string()),
     }
 }
@@ -244,6 +269,9 @@ pub fn page_path(kind: FlowKind) -> &'static str {
     match kind {
         FlowKind::Login => "/ui/login",
         FlowKind::Registration => "/ui/registration",
+        FlowKind::Recovery => "/ui/recovery",
+        FlowKind::Verification => "/ui/verification",
+        FlowKind::Settings => "/ui/settings",
     }
 }
 
@@ -368,6 +396,73 @@ pub async fn begin_submission(
     }
 }
 
+/// A flow changed by another request in the meantime (its compare-and-swap lost): 409.
+pub fn concurrent(err: gatehouse_domain::store::StoreError) -> ApiError {
+    match err {
+        gatehouse_domain::store::StoreError::Conflict { .. } => ApiError::new(
+            StatusCode::CONFLICT,
+            "flow_changed",
+            "the flow changed while this request ran; reload it and try again",
+        ),
+        other => other.into(),
+    }
+}
+
+/// A rule's message as a sentence for a page: capitalized, with a full stop.
+pub fn sentence(message: &str) -> String {
+    let mut chars = message.trim().chars();
+    let mut out: String = chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.is_empty() && !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+/// Reads the submission's `traits` into the flow's form values and validates them against the
+/// default schema; a violation goes next to its field and gives `None`.
+pub fn check_traits(
+    state: &AppState,
+    flow: &mut Flow,
+    submission: &Submission,
+) -> Option<(Value, gatehouse_domain::identity::schema::TraitFacts)> {
+    let traits = submission
+        .fields
+        .get("traits")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let Value::Object(map) = &traits else {
+        flow.form.field_error(
+            "traits",
+            UiMessage::error(4_000_001, "traits must be an object"),
+        );
+        return None;
+    };
+    flow.form
+        .values
+        .retain(|name, _| !name.starts_with("traits."));
+    for (name, value) in map {
+        flow.form
+            .values
+            .insert(format!("traits.{name}"), value.clone());
+    }
+    match state
+        .schemas
+        .validate(&state.settings.identity.default_schema_id, &traits)
+    {
+        Ok(facts) => Some((traits, facts)),
+        Err(err) => {
+            flow.form.field_error(
+                &err.field,
+                UiMessage::error(4_000_001, sentence(&err.message)),
+            );
+            None
+        }
+    }
+}
+
 /// One form input of the flow's UI.
 pub struct NodeSpec<'a> {
     pub name: &'a str,
@@ -446,6 +541,55 @@ fn submit_node(method: &str, label: &str, group: &str) -> Value {
     })
 }
 
+/// The input for an emailed code (never kept in the flow).
+fn code_node(flow: &Flow, label: &str) -> Value {
+    input_node(
+        flow,
+        &NodeSpec {
+            name: "code",
+            input_type: "text",
+            label,
+            group: "code",
+            required: true,
+            autocomplete: Some("one-time-code"),
+            keep_value: false,
+        },
+    )
+}
+
+/// One input per trait of the default schema, named `traits.<name>`.
+fn trait_nodes(state: &AppState, flow: &Flow, group: &str, out: &mut Vec<Value>) {
+    let fields = state
+        .schemas
+        .form_fields(&state.settings.identity.default_schema_id)
+        .unwrap_or_default();
+    for field in &fields {
+        let name = format!("traits.{}", field.name);
+        let autocomplete = match field.name.as_str() {
+            "email" => Some("email"),
+            "first_name" => Some("given-name"),
+            "last_name" => Some("family-name"),
+            "username" => Some("username"),
+            "mobile" => Some("tel"),
+            "website" => Some("url"),
+            "date_of_birth" => Some("bday"),
+            _ => None,
+        };
+        out.push(input_node(
+            flow,
+            &NodeSpec {
+                name: &name,
+                input_type: &field.input_type,
+                label: &field.title,
+                group,
+                required: field.required,
+                autocomplete,
+                keep_value: true,
+            },
+        ));
+    }
+}
+
 /// The inputs a flow shows in its current state.
 pub fn nodes(state: &AppState, flow: &Flow, csrf_token: Option<&str>) -> Vec<Value> {
     let mut out = Vec::new();
@@ -485,50 +629,11 @@ pub fn nodes(state: &AppState, flow: &Flow, csrf_token: Option<&str>) -> Vec<Val
             out.push(submit_node("password", "Sign in", "password"));
         }
         (FlowKind::Registration, FlowState::SentEmail | FlowState::PassedChallenge) => {
-            out.push(input_node(
-                flow,
-                &NodeSpec {
-                    name: "code",
-                    input_type: "text",
-                    label: "Verification code",
-                    group: "code",
-                    required: true,
-                    autocomplete: Some("one-time-code"),
-                    keep_value: false,
-                },
-            ));
+            out.push(code_node(flow, "Verification code"));
             out.push(submit_node("code", "Verify", "code"));
         }
         (FlowKind::Registration, FlowState::ChooseMethod) => {
-            let fields = state
-                .schemas
-                .form_fields(&state.settings.identity.default_schema_id)
-                .unwrap_or_default();
-            for field in &fields {
-                let name = format!("traits.{}", field.name);
-                let autocomplete = match field.name.as_str() {
-                    "email" => Some("email"),
-                    "first_name" => Some("given-name"),
-                    "last_name" => Some("family-name"),
-                    "username" => Some("username"),
-                    "mobile" => Some("tel"),
-                    "website" => Some("url"),
-                    "date_of_birth" => Some("bday"),
-                    _ => None,
-                };
-                out.push(input_node(
-                    flow,
-                    &NodeSpec {
-                        name: &name,
-                        input_type: &field.input_type,
-                        label: &field.title,
-                        group: "default",
-                        required: field.required,
-                        autocomplete,
-                        keep_value: true,
-                    },
-                ));
-            }
+            trait_nodes(state, flow, "default", &mut out);
             out.push(input_node(
                 flow,
                 &NodeSpec {
@@ -542,6 +647,46 @@ pub fn nodes(state: &AppState, flow: &Flow, csrf_token: Option<&str>) -> Vec<Val
                 },
             ));
             out.push(submit_node("password", "Sign up", "password"));
+        }
+        (FlowKind::Recovery | FlowKind::Verification, FlowState::ChooseMethod) => {
+            out.push(input_node(
+                flow,
+                &NodeSpec {
+                    name: "email",
+                    input_type: "email",
+                    label: "Email",
+                    group: "code",
+                    required: true,
+                    autocomplete: Some("email"),
+                    keep_value: true,
+                },
+            ));
+            out.push(submit_node("code", "Send code", "code"));
+        }
+        (FlowKind::Recovery, FlowState::SentEmail) => {
+            out.push(code_node(flow, "Recovery code"));
+            out.push(submit_node("code", "Continue", "code"));
+        }
+        (FlowKind::Verification, FlowState::SentEmail) => {
+            out.push(code_node(flow, "Verification code"));
+            out.push(submit_node("code", "Verify", "code"));
+        }
+        (FlowKind::Recovery | FlowKind::Verification, FlowState::PassedChallenge) => {}
+        (FlowKind::Settings, _) => {
+            trait_nodes(state, flow, "profile", &mut out);
+            out.push(input_node(
+                flow,
+                &NodeSpec {
+                    name: "password",
+                    input_type: "password",
+                    label: "New password",
+                    group: "password",
+                    required: false,
+                    autocomplete: Some("new-password"),
+                    keep_value: false,
+                },
+            ));
+            out.push(submit_node("profile", "Save", "profile"));
         }
     }
     out
@@ -609,7 +754,7 @@ pub async fn reject(
     ))
 }
 
-/// `GET /self-service/{kind}/flows?id=` for both kinds.
+/// `GET /self-service/{kind}/flows?id=` (settings flows have their own: they need the session).
 pub async fn get_login_flow(
     State(state): State<AppState>,
     Query(query): Query<FlowQuery>,
@@ -622,4 +767,33 @@ pub async fn get_registration_flow(
     Query(query): Query<FlowQuery>,
 ) -> Result<Response, ApiError> {
     get_flow(&state, FlowKind::Registration, &query).await
+}
+
+pub async fn get_recovery_flow(
+    State(state): State<AppState>,
+    Query(query): Query<FlowQuery>,
+) -> Result<Response, ApiError> {
+    get_flow(&state, FlowKind::Recovery, &query).await
+}
+
+pub async fn get_verification_flow(
+    State(state): State<AppState>,
+    Query(query): Query<FlowQuery>,
+) -> Result<Response, ApiError> {
+    get_flow(&state, FlowKind::Verification, &query).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn rule_messages_read_as_sentences_on_the_page() {
+        assert_eq!(
+            sentence("the password must be at least 8 characters long"),
+            "The password must be at least 8 characters long."
+        );
+        assert_eq!(sentence("Done."), "Done.");
+        assert_eq!(sentence(""), "");
+    }
 }

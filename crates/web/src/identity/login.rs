@@ -200,11 +200,14 @@ async fn submit_password(
     )
     .await;
     Ok(signed_in(
-        state, &flow, submission, &session, &identity, &token,
+        state, &flow, submission, &session, &identity, &token, None,
     ))
 }
 
 /// The answer to a flow that ended with a new session (login, or registration that signs in).
+///
+/// `then` is a flow the person should see next (the verification of a new account's address):
+/// it joins `continue_with`, and a browser form goes to its page instead of `return_to`.
 pub fn signed_in(
     state: &AppState,
     flow: &Flow,
@@ -212,6 +215,7 @@ pub fn signed_in(
     session: &gatehouse_domain::session::Session,
     identity: &gatehouse_domain::identity::Identity,
     token: &Secret,
+    then: Option<(&Flow, serde_json::Value)>,
 ) -> Response {
     let session_json = serde_json::to_value(session::SessionView::new(
         session,
@@ -227,21 +231,34 @@ pub fn signed_in(
             });
             if flow.kind == FlowKind::Registration {
                 body["identity"] = identity.public_view();
-                body["continue_with"] = json!([{
+                let mut continue_with = vec![json!({
                     "action": "set_ory_session_token",
                     "ory_session_token": token.expose(),
-                }]);
+                })];
+                continue_with.extend(then.map(|(_, item)| item));
+                body["continue_with"] = serde_json::Value::Array(continue_with);
             }
             axum::Json(body).into_response()
         }
         Flavor::Browser => {
-            let target = success_url(state, flow);
+            let target = match &then {
+                Some((next, _)) => state.settings.url(&format!(
+                    "{}?flow={}",
+                    crate::identity::flow::page_path(next.kind),
+                    next.id
+                )),
+                None => success_url(state, flow),
+            };
             let mut response = if submission.is_form {
                 see_other(&target)
             } else {
+                let mut continue_with: Vec<serde_json::Value> =
+                    then.map(|(_, item)| item).into_iter().collect();
+                continue_with
+                    .push(json!({"action": "redirect_browser_to", "redirect_browser_to": target}));
                 let mut body = json!({
                     "session": session_json,
-                    "continue_with": [{"action": "redirect_browser_to", "redirect_browser_to": target}],
+                    "continue_with": continue_with,
                 });
                 if flow.kind == FlowKind::Registration {
                     body["identity"] = identity.public_view();

@@ -1,16 +1,19 @@
-//! The built-in login and registration pages: `/ui/login?flow=` and `/ui/registration?flow=`
-//! render a browser flow's form (its nodes, messages next to their fields, the CSRF token); without
-//! a usable flow they start one.
+//! The built-in self-service pages: `/ui/login`, `/ui/registration`, `/ui/recovery`,
+//! `/ui/verification` and `/ui/settings` (each `?flow=`) render a browser flow's form (its nodes,
+//! messages next to their fields, the CSRF token); without a usable flow they start one. A code
+//! that arrived in an emailed link (`&code=`) is filled in, never used by the link alone: mail
+//! scanners open links too, and the person presses the button.
 
 use crate::error::ApiError;
 use crate::identity::flow::{self, FlowQuery, InitQuery, create_flow, see_other};
+use crate::identity::session::MaybeSession;
 use crate::state::AppState;
 use crate::ui::csrf;
 use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gatehouse_domain::flow::{Flavor, Flow, FlowKind, UiMessage};
+use gatehouse_domain::flow::{Flavor, Flow, FlowKind, FlowState, UiMessage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -18,6 +21,7 @@ use serde_json::Value;
 pub struct PageQuery {
     pub flow: Option<String>,
     pub return_to: Option<String>,
+    pub code: Option<String>,
 }
 
 /// One form input as the template draws it.
@@ -49,8 +53,10 @@ struct FlowPage {
     submit_label: String,
     submit_value: String,
     messages: Vec<MessageView>,
-    /// Registration waiting for its code.
+    /// Registration, recovery or verification waiting for its code.
     code_step: bool,
+    /// The flow is done (recovery, verification): where "Continue" leads.
+    continue_url: Option<String>,
 }
 
 fn text(value: &Value, pointer: &str) -> String {
@@ -62,7 +68,12 @@ fn text(value: &Value, pointer: &str) -> String {
     }
 }
 
-fn page_context(state: &AppState, flow: &Flow, csrf_token: &str) -> FlowPage {
+fn page_context(
+    state: &AppState,
+    flow: &Flow,
+    csrf_token: &str,
+    code_from_link: Option<&str>,
+) -> FlowPage {
     let mut fields = Vec::new();
     let mut hidden = Vec::new();
     let mut submit_label = String::new();
@@ -78,7 +89,10 @@ fn page_context(state: &AppState, flow: &Flow, csrf_token: &str) -> FlowPage {
             }
             _ => fields.push(FieldView {
                 label: text(&node, "/meta/label/text"),
-                value: text(&node, "/attributes/value"),
+                value: match code_from_link {
+                    Some(code) if name == "code" => code.to_owned(),
+                    _ => text(&node, "/attributes/value"),
+                },
                 required: node.pointer("/attributes/required") == Some(&Value::Bool(true)),
                 autocomplete: text(&node, "/attributes/autocomplete"),
                 errors: node
@@ -95,6 +109,9 @@ fn page_context(state: &AppState, flow: &Flow, csrf_token: &str) -> FlowPage {
         title: match flow.kind {
             FlowKind::Login => "Sign in",
             FlowKind::Registration => "Create an account",
+            FlowKind::Recovery => "Recover your account",
+            FlowKind::Verification => "Verify your email address",
+            FlowKind::Settings => "Account settings",
         },
         action: state.settings.url(&format!(
             "/self-service/{}?flow={}",
@@ -119,8 +136,21 @@ fn page_context(state: &AppState, flow: &Flow, csrf_token: &str) -> FlowPage {
                 },
             })
             .collect(),
-        code_step: flow.pending.is_some(),
+        code_step: flow.pending.is_some() || flow.state == FlowState::SentEmail,
+        continue_url: (flow.state == FlowState::PassedChallenge
+            && matches!(flow.kind, FlowKind::Verification | FlowKind::Recovery))
+        .then(|| flow::success_url(state, flow)),
     }
+}
+
+/// A code from an emailed link, if it looks like one (digits only, so nothing else reaches the
+/// page).
+fn link_code(query: &PageQuery) -> Option<&str> {
+    query
+        .code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.len() <= 12 && c.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Renders `flow` on its page with `status`.
@@ -130,14 +160,27 @@ pub fn flow_page(
     headers: &HeaderMap,
     status: StatusCode,
 ) -> Response {
+    render_flow_page(state, flow, headers, status, None)
+}
+
+fn render_flow_page(
+    state: &AppState,
+    flow: &Flow,
+    headers: &HeaderMap,
+    status: StatusCode,
+    code_from_link: Option<&str>,
+) -> Response {
     let (token, cookie) = csrf::token(state, headers);
     let template = match flow.kind {
         FlowKind::Login => "identity/login.html",
         FlowKind::Registration => "identity/registration.html",
+        FlowKind::Recovery => "identity/recovery.html",
+        FlowKind::Verification => "identity/verification.html",
+        FlowKind::Settings => "identity/settings.html",
     };
     let page = match state
         .pages
-        .render(template, page_context(state, flow, &token))
+        .render(template, page_context(state, flow, &token, code_from_link))
     {
         Ok(page) => page,
         Err(err) => return err.into_response(),
@@ -154,6 +197,7 @@ async fn show(
     kind: FlowKind,
     query: PageQuery,
     headers: &HeaderMap,
+    signed_in_as: Option<uuid::Uuid>,
 ) -> Result<Response, ApiError> {
     let start_over = |return_to: Option<String>| {
         let mut target = format!("/self-service/{}/browser", kind.as_str());
@@ -184,6 +228,14 @@ async fn show(
     let Some(found) = found.filter(|f| f.flavor == Flavor::Browser) else {
         return Ok(start_over(None));
     };
+    // A settings page shows only to a session of the flow's identity; the start-over URL asks
+    // anyone else to sign in.
+    if kind == FlowKind::Settings && (signed_in_as.is_none() || found.identity_id != signed_in_as) {
+        return Ok(start_over(None));
+    }
+    if state.now() >= found.expires_at && kind == FlowKind::Settings {
+        return Ok(start_over(found.return_to.clone()));
+    }
     if state.now() >= found.expires_at {
         // A fresh flow that says why the form is empty again.
         let mut fresh = create_flow(
@@ -207,7 +259,13 @@ async fn show(
             fresh.id
         )));
     }
-    Ok(flow_page(state, &found, headers, StatusCode::OK))
+    Ok(render_flow_page(
+        state,
+        &found,
+        headers,
+        StatusCode::OK,
+        link_code(&query),
+    ))
 }
 
 /// `GET /ui/login`.
@@ -216,7 +274,7 @@ pub async fn login(
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    show(&state, FlowKind::Login, query, &headers).await
+    show(&state, FlowKind::Login, query, &headers, None).await
 }
 
 /// `GET /ui/registration`.
@@ -225,5 +283,34 @@ pub async fn registration(
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    show(&state, FlowKind::Registration, query, &headers).await
+    show(&state, FlowKind::Registration, query, &headers, None).await
+}
+
+/// `GET /ui/recovery`.
+pub async fn recovery(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    show(&state, FlowKind::Recovery, query, &headers, None).await
+}
+
+/// `GET /ui/verification`.
+pub async fn verification(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    show(&state, FlowKind::Verification, query, &headers, None).await
+}
+
+/// `GET /ui/settings` (signed in: the flow must be the session's identity's).
+pub async fn settings(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    MaybeSession(current): MaybeSession,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let signed_in_as = current.map(|c| c.identity.id);
+    show(&state, FlowKind::Settings, query, &headers, signed_in_as).await
 }

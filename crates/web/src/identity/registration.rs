@@ -13,8 +13,8 @@ use crate::courier::{self, Template};
 use crate::error::ApiError;
 use crate::extract::RequestMeta;
 use crate::identity::flow::{
-    FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, error_response, reject,
-    start_api_flow, start_browser_flow,
+    FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, check_traits, concurrent,
+    error_response, reject, sentence, start_api_flow, start_browser_flow,
 };
 use crate::identity::login::signed_in;
 use crate::identity::session::{self, MaybeSession};
@@ -93,19 +93,6 @@ pub async fn submit(
     result.unwrap_or_else(|err| error_response(submission.is_form, err))
 }
 
-/// A rule's message as a sentence for a page: capitalized, with a full stop.
-fn sentence(message: &str) -> String {
-    let mut chars = message.trim().chars();
-    let mut out: String = chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.is_empty() && !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
-}
-
 /// Checks traits and password; on errors, the flow carries them next to their fields.
 struct CheckedForm {
     traits: Value,
@@ -116,39 +103,11 @@ struct CheckedForm {
 fn check_form(state: &AppState, flow: &mut Flow, submission: &Submission) -> Option<CheckedForm> {
     flow.form.clear_messages();
     flow.form.values.clear();
-    let traits = submission
-        .fields
-        .get("traits")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
-    if let Value::Object(map) = &traits {
-        for (name, value) in map {
-            flow.form
-                .values
-                .insert(format!("traits.{name}"), value.clone());
-        }
-    } else {
-        flow.form.field_error(
-            "traits",
-            UiMessage::error(4_000_001, "traits must be an object"),
-        );
-        return None;
-    }
-    let schema_id = state.settings.identity.default_schema_id.clone();
-    let facts = match state.schemas.validate(&schema_id, &traits) {
-        Ok(facts) => Some(facts),
-        Err(err) => {
-            flow.form.field_error(
-                &err.field,
-                UiMessage::error(4_000_001, sentence(&err.message)),
-            );
-            None
-        }
-    };
+    let checked = check_traits(state, flow, submission);
     let password = submission.text("password").unwrap_or("");
-    let identifiers: Vec<&str> = facts
+    let identifiers: Vec<&str> = checked
         .as_ref()
-        .map(|f| f.identifiers.iter().map(String::as_str).collect())
+        .map(|(_, f)| f.identifiers.iter().map(String::as_str).collect())
         .unwrap_or_default();
     if password.is_empty() {
         flow.form
@@ -161,7 +120,7 @@ fn check_form(state: &AppState, flow: &mut Flow, submission: &Submission) -> Opt
             UiMessage::error(4_000_005, sentence(&violation.to_string())),
         );
     }
-    let facts = facts?;
+    let (traits, facts) = checked?;
     let address = facts
         .verifiable
         .first()
@@ -341,17 +300,6 @@ async fn submit_code(
     }
 }
 
-fn concurrent(err: StoreError) -> ApiError {
-    match err {
-        StoreError::Conflict { .. } => ApiError::new(
-            StatusCode::CONFLICT,
-            "flow_changed",
-            "the flow changed while this request ran; reload it and try again",
-        ),
-        other => other.into(),
-    }
-}
-
 /// Creates the account from a checked form (and, after a code, with its address verified), then
 /// its first session.
 async fn create_account(
@@ -411,8 +359,27 @@ async fn create_account(
         .details(json!({"session_id": session.id, "verified_first": address_verified})),
     )
     .await;
+    // Signed in before the address was proven: its verification starts now.
+    let verification = if address_verified {
+        None
+    } else {
+        crate::identity::verification::send_for_address(
+            state,
+            flow.flavor,
+            &identity,
+            address,
+            flow.return_to.clone(),
+        )
+        .await?
+    };
+    let then = verification.as_ref().map(|next| {
+        (
+            next,
+            crate::identity::verification::show_verification_ui(state, next, address),
+        )
+    });
     Ok(signed_in(
-        state, &flow, submission, &session, &identity, &token,
+        state, &flow, submission, &session, &identity, &token, then,
     ))
 }
 
@@ -429,19 +396,4 @@ fn new_identity(
         identity.mark_verified(address, now);
     }
     identity
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sentence;
-
-    #[test]
-    fn rule_messages_read_as_sentences_on_the_page() {
-        assert_eq!(
-            sentence("the password must be at least 8 characters long"),
-            "The password must be at least 8 characters long."
-        );
-        assert_eq!(sentence("Done."), "Done.");
-        assert_eq!(sentence(""), "");
-    }
 }

@@ -38,6 +38,18 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "identity/registration.html",
         include_str!("../../templates/identity/registration.html"),
     ),
+    (
+        "identity/recovery.html",
+        include_str!("../../templates/identity/recovery.html"),
+    ),
+    (
+        "identity/verification.html",
+        include_str!("../../templates/identity/verification.html"),
+    ),
+    (
+        "identity/settings.html",
+        include_str!("../../templates/identity/settings.html"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../../static/gatehouse.css");

@@ -1,0 +1,355 @@
+//! What recovery and verification share: a person names an email address, a six-digit code goes
+//! there (with a link to the page that takes it), and the code comes back. The answer to the
+//! address is the same whether an identity has it or not: an unknown address gets no message,
+//! and its flow rejects every code exactly as a wrong one would be rejected.
+
+use crate::audit;
+use crate::courier::{self, Template};
+use crate::error::ApiError;
+use crate::extract::RequestMeta;
+use crate::identity::flow::{Submission, answer_with_flow, concurrent, reject};
+use crate::state::AppState;
+use crate::throttle::{RetryAfter, code_budget};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
+use gatehouse_domain::flow::{CodeChallenge, Flavor, Flow, FlowKind, FlowState, UiMessage};
+use gatehouse_domain::identity::normalize_identifier;
+use gatehouse_domain::identity::store::AddressKind;
+use gatehouse_domain::ids::TenantId;
+use gatehouse_domain::throttle::ThrottleKind;
+use serde_json::json;
+
+/// Which of the two flows a code serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Recovery,
+    Verification,
+}
+
+impl Purpose {
+    pub fn kind(self) -> FlowKind {
+        match self {
+            Self::Recovery => FlowKind::Recovery,
+            Self::Verification => FlowKind::Verification,
+        }
+    }
+
+    fn address_kind(self) -> AddressKind {
+        match self {
+            Self::Recovery => AddressKind::Recovery,
+            Self::Verification => AddressKind::Verifiable,
+        }
+    }
+
+    fn throttle_kind(self) -> ThrottleKind {
+        match self {
+            Self::Recovery => ThrottleKind::RecoveryCode,
+            Self::Verification => ThrottleKind::VerificationCode,
+        }
+    }
+
+    fn lifespan(self, state: &AppState) -> time::Duration {
+        match self {
+            Self::Recovery => state.settings.flows.recovery_code_lifespan,
+            Self::Verification => state.settings.flows.verification_code_lifespan,
+        }
+    }
+
+    fn per_hour(self, state: &AppState) -> u32 {
+        match self {
+            Self::Recovery => state.settings.flows.recovery_codes_per_hour,
+            Self::Verification => state.settings.flows.verification_codes_per_hour,
+        }
+    }
+
+    fn template(self, code: String, link: String) -> Template {
+        match self {
+            Self::Recovery => Template::RecoveryCode { code, link },
+            Self::Verification => Template::VerificationCode { code, link },
+        }
+    }
+
+    fn sent_message(self) -> UiMessage {
+        match self {
+            Self::Recovery => UiMessage::info(
+                1_060_003,
+                "An email containing a recovery code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
+            ),
+            Self::Verification => UiMessage::info(
+                1_080_003,
+                "An email containing a verification code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and try again.",
+            ),
+        }
+    }
+
+    fn requested_event(self) -> AuditEventType {
+        match self {
+            Self::Recovery => AuditEventType::RecoveryRequested,
+            Self::Verification => AuditEventType::VerificationRequested,
+        }
+    }
+}
+
+/// The link in the message: the flow's page with the code filled in. Only browser flows have
+/// a page; an API client's person types the code into the client.
+pub fn code_link(state: &AppState, flow: &Flow, code: &str) -> String {
+    match flow.flavor {
+        Flavor::Browser => state.settings.url(&format!(
+            "{}?flow={}&code={code}",
+            crate::identity::flow::page_path(flow.kind),
+            flow.id
+        )),
+        Flavor::Api => String::new(),
+    }
+}
+
+/// A syntactically plausible email address (the schema checks traits more strictly; this only
+/// keeps obvious typos from looking like a sent code).
+fn plausible_address(address: &str) -> bool {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !address.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// The form's `email` was submitted: sends (or sends again) a code to it.
+pub async fn send_code(
+    state: &AppState,
+    mut flow: Flow,
+    submission: &Submission,
+    meta: &RequestMeta,
+    purpose: Purpose,
+) -> Result<Response, ApiError> {
+    let tenant = TenantId::DEFAULT;
+    let typed = submission.text("email").unwrap_or("").trim().to_owned();
+    flow.form.clear_messages();
+    flow.form.values.insert("email".to_owned(), json!(typed));
+    if typed.is_empty() {
+        flow.form.field_error("email", UiMessage::required("Email"));
+        return reject(state, &mut flow, submission).await;
+    }
+    if !plausible_address(&typed) {
+        flow.form.field_error(
+            "email",
+            UiMessage::error(
+                4_000_001,
+                format!("{typed:?} is not a valid email address."),
+            ),
+        );
+        return reject(state, &mut flow, submission).await;
+    }
+    let address = normalize_identifier(&typed);
+    if let Err(retry_after) = code_budget(
+        state,
+        tenant,
+        purpose.throttle_kind(),
+        &address,
+        purpose.per_hour(state),
+    )
+    .await
+    {
+        return Ok(too_many_codes(state, &mut flow, submission, retry_after).await);
+    }
+    let identity = state
+        .store
+        .find_identity_by_address(tenant, purpose.address_kind(), &address)
+        .await?
+        // An inactive identity cannot be recovered: it is treated as unknown.
+        .filter(|identity| purpose == Purpose::Verification || identity.is_active());
+    let code = gatehouse_domain::flow::six_digit_code();
+    let now = state.now();
+    flow.challenge = Some(CodeChallenge::new(
+        flow.id,
+        &address,
+        identity.as_ref().map(|i| i.id),
+        &code,
+        purpose.lifespan(state),
+        now,
+    ));
+    flow.state = FlowState::SentEmail;
+    flow.form.messages.push(purpose.sent_message());
+    state
+        .store
+        .update_flow(&mut flow)
+        .await
+        .map_err(concurrent)?;
+    if identity.is_some() {
+        let link = code_link(state, &flow, &code);
+        courier::queue(state, tenant, &address, purpose.template(code, link)).await?;
+    }
+    let event = AuditEvent::new(tenant, purpose.requested_event(), AuditResult::Success, now)
+        .actor("self")
+        .client(meta.ip.as_deref(), meta.user_agent.as_deref())
+        .details(json!({"flow_id": flow.id, "address_known": identity.is_some()}));
+    audit::record(
+        state,
+        match &identity {
+            Some(identity) => event.identity(identity.id),
+            None => event,
+        },
+    )
+    .await;
+    Ok(answer_with_flow(state, &flow, submission, StatusCode::OK))
+}
+
+/// 429 with `Retry-After`: JSON for API clients; for a form, the page with the message.
+async fn too_many_codes(
+    state: &AppState,
+    flow: &mut Flow,
+    submission: &Submission,
+    retry_after: RetryAfter,
+) -> Response {
+    if !submission.is_form {
+        return retry_after.into_response();
+    }
+    let minutes = retry_after.0.as_secs().div_ceil(60).max(1);
+    flow.form.messages.push(UiMessage::error(
+        4_000_010,
+        format!("Too many codes were sent to this address. Try again in {minutes} minute(s)."),
+    ));
+    match state.store.update_flow(flow).await {
+        Ok(()) => answer_with_flow(state, flow, submission, StatusCode::TOO_MANY_REQUESTS),
+        Err(err) => crate::identity::flow::error_response(true, err.into()),
+    }
+}
+
+/// What entering a code gave.
+pub enum Entered {
+    /// The right code: the flow is marked done (stored), and the caller finishes it.
+    Accepted {
+        flow: Box<Flow>,
+        identity_id: uuid::Uuid,
+        address: String,
+    },
+    /// Wrong, expired or used up: the answer (the flow with its message) is ready.
+    Refused(Response),
+}
+
+/// The form's `code` was submitted: checks it against the flow's challenge. Exactly one of two
+/// concurrent right codes is accepted (the flow is compare-and-swapped).
+pub async fn enter_code(
+    state: &AppState,
+    mut flow: Flow,
+    submission: &Submission,
+    purpose: Purpose,
+) -> Result<Entered, ApiError> {
+    flow.form.clear_messages();
+    let code = submission.text("code").unwrap_or("").trim().to_owned();
+    let label = match purpose {
+        Purpose::Recovery => "Recovery code",
+        Purpose::Verification => "Verification code",
+    };
+    if code.is_empty() {
+        flow.form.field_error("code", UiMessage::required(label));
+        return Ok(Entered::Refused(
+            reject(state, &mut flow, submission).await?,
+        ));
+    }
+    let Some(mut challenge) = flow.challenge.take() else {
+        return Err(ApiError::bad_request(
+            "flow_state",
+            "no code was sent in this flow yet; submit an email address first",
+        ));
+    };
+    let check = challenge.check(flow.id, &code, state.now());
+    flow.challenge = Some(challenge);
+    use gatehouse_domain::flow::ChallengeCheck;
+    match check {
+        ChallengeCheck::Accepted {
+            identity_id,
+            address,
+        } => {
+            flow.state = FlowState::PassedChallenge;
+            state
+                .store
+                .update_flow(&mut flow)
+                .await
+                .map_err(concurrent)?;
+            Ok(Entered::Accepted {
+                flow: Box::new(flow),
+                identity_id,
+                address,
+            })
+        }
+        ChallengeCheck::Rejected => {
+            flow.form.field_error("code", UiMessage::code_invalid());
+            Ok(Entered::Refused(
+                refuse(state, &mut flow, submission).await?,
+            ))
+        }
+        ChallengeCheck::Exhausted => {
+            flow.form.messages.push(UiMessage::too_many_code_attempts());
+            Ok(Entered::Refused(
+                refuse(state, &mut flow, submission).await?,
+            ))
+        }
+        ChallengeCheck::Expired => {
+            flow.form.messages.push(UiMessage::error(
+                4_060_005,
+                "The code has expired. Ask for a new one.",
+            ));
+            Ok(Entered::Refused(
+                refuse(state, &mut flow, submission).await?,
+            ))
+        }
+    }
+}
+
+async fn refuse(
+    state: &AppState,
+    flow: &mut Flow,
+    submission: &Submission,
+) -> Result<Response, ApiError> {
+    state.store.update_flow(flow).await.map_err(concurrent)?;
+    Ok(answer_with_flow(
+        state,
+        flow,
+        submission,
+        StatusCode::BAD_REQUEST,
+    ))
+}
+
+/// Which step a submission to a recovery or verification flow is: `email` alone (re)sends a
+/// code, `code` enters one.
+pub fn wants_new_code(flow: &Flow, submission: &Submission) -> bool {
+    match flow.state {
+        FlowState::ChooseMethod => true,
+        _ => {
+            submission.text("code").is_none_or(str::is_empty) && submission.text("email").is_some()
+        }
+    }
+}
+
+/// The method a submission names, when it names one other than `code`.
+pub fn unsupported_method(submission: &Submission) -> Option<ApiError> {
+    submission
+        .text("method")
+        .filter(|m| *m != "code")
+        .map(|method| {
+            ApiError::bad_request(
+                "unsupported_method",
+                format!("method {method:?} is not available here; use \"code\""),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plausible_address;
+
+    #[test]
+    fn only_plausible_addresses_get_a_code() {
+        assert!(plausible_address("a@example.com"));
+        assert!(!plausible_address("a.example.com"));
+        assert!(!plausible_address("@example.com"));
+        assert!(!plausible_address("a@"));
+        assert!(!plausible_address("a b@example.com"));
+        assert!(!plausible_address("a@b@example.com"));
+    }
+}
