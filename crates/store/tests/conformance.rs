@@ -388,7 +388,7 @@ mod identities {
     use super::{NOW, stores};
     use gatehouse_domain::identity::password::{HashParams, PasswordHash, hash_password};
     use gatehouse_domain::identity::schema::SchemaRegistry;
-    use gatehouse_domain::identity::store::{IdentityFilter, IdentityStore};
+    use gatehouse_domain::identity::store::{AddressKind, IdentityFilter, IdentityStore};
     use gatehouse_domain::identity::{Identity, IdentityState};
     use gatehouse_domain::ids::TenantId;
     use gatehouse_domain::store::StoreError;
@@ -453,6 +453,40 @@ mod identities {
                     .expect("reads")
                     .is_none()
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn identities_are_found_by_their_addresses_within_their_tenant() {
+        for store in stores("identity_addresses").await {
+            let (identity, identifiers) = person("grace@example.com", NOW);
+            store
+                .insert_identity(&identity, &identifiers, None)
+                .await
+                .expect("inserts");
+            for kind in [AddressKind::Verifiable, AddressKind::Recovery] {
+                let found = store
+                    .find_identity_by_address(TenantId::DEFAULT, kind, "grace@example.com")
+                    .await
+                    .expect("reads")
+                    .expect("found");
+                assert_eq!(found, identity, "{}", store.backend_name());
+                assert!(
+                    store
+                        .find_identity_by_address(TenantId::DEFAULT, kind, "nobody@example.com")
+                        .await
+                        .expect("reads")
+                        .is_none()
+                );
+                let elsewhere = TenantId(uuid::Uuid::new_v4());
+                assert!(
+                    store
+                        .find_identity_by_address(elsewhere, kind, "grace@example.com")
+                        .await
+                        .expect("reads")
+                        .is_none()
+                );
+            }
         }
     }
 
