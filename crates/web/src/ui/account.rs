@@ -36,6 +36,8 @@ struct AccountPage {
     csrf_token: String,
     flash: Option<&'static str>,
     traits: Vec<TraitRow>,
+    /// Verifiable addresses still waiting for their code.
+    unverified: Vec<String>,
     sessions: Vec<SessionRow>,
     logout_token: String,
 }
@@ -138,6 +140,7 @@ pub async fn page(
             csrf_token,
             flash,
             traits: traits(&current.identity.traits),
+            unverified: crate::identity::verification::unverified_addresses(&current.identity),
             sessions: sessions
                 .iter()
                 .map(|s| session_row(s, current.session.id))
