@@ -22,3 +22,4 @@ mod throttle;
 mod token;
 mod ui;
 mod ui_flows;
+mod webhooks;
