@@ -1,5 +1,5 @@
 //! Sending one hook request: signed, with a timeout, over a pooled keep-alive client, and only to
-//! allowed addresses (DESIGN.md §4.10). Names are resolved by [`CheckedResolver`], which drops
+//! allowed addresses (DESIGN.md §4.10). Names are resolved by `CheckedResolver`, which drops
 //! every address the [`TargetPolicy`] refuses, so the connection goes to an address that was
 //! checked: a name that resolves to a public address when checked and to a private one when
 //! connecting (DNS rebinding) cannot slip through. IP literals are checked before sending.
