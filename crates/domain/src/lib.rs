@@ -22,3 +22,4 @@ pub mod secret;
 pub mod session;
 pub mod store;
 pub mod throttle;
+pub mod webhook;

@@ -49,6 +49,7 @@ pub trait Storage:
     + crate::throttle::ThrottleStore
     + crate::ip_ban::IpBanStore
     + crate::session::SessionStore
+    + crate::webhook::WebhookStore
 {
 }
 
@@ -65,5 +66,6 @@ impl<T> Storage for T where
         + crate::throttle::ThrottleStore
         + crate::ip_ban::IpBanStore
         + crate::session::SessionStore
+        + crate::webhook::WebhookStore
 {
 }

@@ -2,6 +2,8 @@
 //! environment variables and flags (clap reads both; the environment wins over the file).
 //! This is the only module that reads files or the environment for settings.
 
+mod webhooks;
+
 use anyhow::{Context, bail};
 use clap::Args;
 use gatehouse_domain::identity::password::HashParams;
@@ -122,6 +124,11 @@ struct FileConfig {
     selfservice: SelfServiceFile,
     #[serde(default)]
     courier: CourierFile,
+    /// `[[webhooks]]`: one table per hook.
+    #[serde(default)]
+    webhooks: Vec<webhooks::WebhookFile>,
+    #[serde(default)]
+    webhook_delivery: webhooks::DeliveryFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -483,6 +490,8 @@ pub struct Config {
     pub selfservice: SelfServiceConfig,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<gatehouse_domain::ip_ban::IpNet>,
+    /// `[[webhooks]]` and `[webhook_delivery]`, checked (templates included).
+    pub webhooks: gatehouse_web::webhooks::WebhookSettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -576,6 +585,15 @@ fn read_templates(setting: &str, dir: &std::path::Path) -> anyhow::Result<Vec<(S
     }
     out.sort();
     Ok(out)
+}
+
+/// An environment variable the configuration file names (`secret_env`), if set and not empty.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the configuration is where the environment is read"
+)]
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// Whether a URL points at this machine (where plain HTTP is acceptable).
@@ -729,7 +747,11 @@ impl Config {
             bail!("oauth2.max_token_lifespan must be at least the access and ID token lifespans");
         }
         let throttling = throttling(&file.throttling)?;
+        let config_dir = args.config.as_deref().and_then(Path::parent);
+        let webhooks =
+            webhooks::resolve(file.webhooks, &file.webhook_delivery, config_dir, env_value)?;
         Ok(Self {
+            webhooks,
             throttling,
             dev,
             database_url,

@@ -141,6 +141,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         .context("invalid template in courier.templates_dir")?;
     settings.courier_templates = config.courier_templates.clone();
 
+    gatehouse_web::webhooks::Webhooks::new(&config.webhooks).context("[[webhooks]]")?;
+    settings.webhooks = config.webhooks.clone();
+
     settings.trusted_proxies = config.trusted_proxies.clone();
     let selfservice = &config.selfservice;
     settings.flows.lifespan = selfservice.flow_lifespan;
@@ -199,6 +202,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             lifecycle.stopping(),
         ));
     }
+    lifecycle.spawn(gatehouse_web::webhooks::worker::deliver(
+        state.clone(),
+        lifecycle.stopping(),
+    ));
     lifecycle.spawn(tasks::cleanup(
         state.clone(),
         config.cleanup_interval.unsigned_abs(),

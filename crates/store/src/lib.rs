@@ -17,6 +17,7 @@ mod session;
 mod system;
 mod throttle;
 mod ts;
+mod webhook;
 
 pub use migrations::MigrationStatus;
 pub use ts::Ts;

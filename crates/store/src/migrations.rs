@@ -24,6 +24,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     8 "0008_create_courier_messages",
     9 "0009_create_audit_events",
     10 "0010_create_throttles_and_ip_bans",
+    11 "0011_create_webhook_deliveries",
     13 "0013_index_identity_addresses",
 );
 
@@ -38,6 +39,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     8 "0008_create_courier_messages",
     9 "0009_create_audit_events",
     10 "0010_create_throttles_and_ip_bans",
+    11 "0011_create_webhook_deliveries",
     13 "0013_index_identity_addresses",
 );
 

@@ -56,6 +56,7 @@ const EXPIRING: &[(&str, &str)] = &[
     ("throttle_failures", "id"),
     ("throttle_lockouts", "key_hash"),
     ("ip_bans", "id"),
+    ("webhook_deliveries", "id"),
 ];
 
 #[async_trait]

@@ -1433,3 +1433,186 @@ mod sessions {
         }
     }
 }
+
+// ---- Web hook deliveries ----
+
+mod webhook_deliveries {
+    use super::*;
+    use gatehouse_domain::webhook::{
+        AttemptOutcome, DeliveryFilter, DeliveryStatus, RetryPolicy, WebhookDelivery, WebhookEvent,
+        WebhookMode, WebhookStore,
+    };
+    use std::collections::HashSet;
+    use uuid::Uuid;
+
+    fn delivery(hook: &str, mode: WebhookMode, at: OffsetDateTime) -> WebhookDelivery {
+        WebhookDelivery::new(
+            hook,
+            WebhookEvent::RegistrationAfter,
+            mode,
+            "https://hooks.example/in",
+            "{\"a\": 1}".to_owned(),
+            at,
+            Duration::days(30),
+        )
+    }
+
+    #[tokio::test]
+    async fn deliveries_list_claim_retry_and_abandon() {
+        let policy = RetryPolicy {
+            max_attempts: 2,
+            first_retry: Duration::seconds(30),
+            max_delay: Duration::hours(1),
+        };
+        for store in stores("webhooks").await {
+            let queued = delivery("crm", WebhookMode::Async, NOW);
+            let mut blocking = delivery("gate", WebhookMode::Blocking, NOW + Duration::seconds(1));
+            blocking.status = DeliveryStatus::Failed;
+            blocking.attempts = 1;
+            blocking.last_status_code = Some(502);
+            for d in [&queued, &blocking] {
+                store.insert_webhook_delivery(d).await.expect("inserts");
+            }
+            let all = store
+                .list_webhook_deliveries(
+                    TenantId::DEFAULT,
+                    &DeliveryFilter {
+                        limit: 10,
+                        ..DeliveryFilter::default()
+                    },
+                )
+                .await
+                .expect("lists");
+            assert_eq!(
+                all.iter().map(|d| d.id).collect::<Vec<_>>(),
+                vec![blocking.id, queued.id]
+            );
+            assert_eq!(all[0].last_status_code, Some(502));
+            let gate = store
+                .list_webhook_deliveries(
+                    TenantId::DEFAULT,
+                    &DeliveryFilter {
+                        webhook_id: Some("gate".into()),
+                        status: Some(DeliveryStatus::Failed),
+                        limit: 10,
+                        ..DeliveryFilter::default()
+                    },
+                )
+                .await
+                .expect("lists");
+            assert_eq!(gate.len(), 1);
+
+            // Only the asynchronous one is claimed; a failed blocking call is never retried.
+            let claimed = store
+                .claim_due_deliveries(NOW + Duration::minutes(1), Duration::minutes(5), 10)
+                .await
+                .expect("claims");
+            assert_eq!(
+                claimed.iter().map(|d| d.id).collect::<Vec<_>>(),
+                vec![queued.id]
+            );
+            assert_eq!(claimed[0].attempts, 1);
+            assert!(
+                store
+                    .claim_due_deliveries(NOW + Duration::minutes(2), Duration::minutes(5), 10)
+                    .await
+                    .expect("claims")
+                    .is_empty(),
+                "leased"
+            );
+
+            let now = NOW + Duration::minutes(2);
+            let failed = policy.record(
+                1,
+                AttemptOutcome::Failed {
+                    status_code: Some(500),
+                    error: "the receiver answered 500".into(),
+                },
+                now,
+            );
+            store
+                .record_delivery_attempt(TenantId::DEFAULT, queued.id, &failed, now)
+                .await
+                .expect("records");
+            let again = store
+                .claim_due_deliveries(failed.next_attempt_at, Duration::minutes(5), 10)
+                .await
+                .expect("claims");
+            assert_eq!(again[0].attempts, 2);
+            assert_eq!(again[0].status, DeliveryStatus::Failed);
+            let last = policy.record(
+                2,
+                AttemptOutcome::Failed {
+                    status_code: None,
+                    error: "cannot connect to the receiver".into(),
+                },
+                now,
+            );
+            store
+                .record_delivery_attempt(TenantId::DEFAULT, queued.id, &last, now)
+                .await
+                .expect("records");
+            let found = store
+                .find_webhook_delivery(TenantId::DEFAULT, queued.id)
+                .await
+                .expect("reads")
+                .expect("found");
+            assert_eq!(found.status, DeliveryStatus::Abandoned);
+            assert_eq!(
+                found.last_error.as_deref(),
+                Some("cannot connect to the receiver")
+            );
+            assert!(
+                matches!(
+                    store
+                        .record_delivery_attempt(TenantId::DEFAULT, queued.id, &last, now)
+                        .await,
+                    Err(StoreError::NotFound)
+                ),
+                "a finished delivery takes no more attempts"
+            );
+            assert!(
+                store
+                    .find_webhook_delivery(TenantId::DEFAULT, Uuid::nil())
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_workers_never_claim_the_same_delivery() {
+        for store in stores("webhook_claims").await {
+            let mut ids = HashSet::new();
+            for _ in 0..30 {
+                let d = delivery("crm", WebhookMode::Async, NOW);
+                ids.insert(d.id);
+                store.insert_webhook_delivery(&d).await.expect("inserts");
+            }
+            let mut workers = Vec::new();
+            for _ in 0..5 {
+                let store = store.clone();
+                workers.push(tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let batch = store
+                            .claim_due_deliveries(NOW, Duration::minutes(5), 3)
+                            .await
+                            .expect("claims");
+                        if batch.is_empty() {
+                            return mine;
+                        }
+                        mine.extend(batch.into_iter().map(|d| d.id));
+                    }
+                }));
+            }
+            let mut claimed = Vec::new();
+            for w in workers {
+                claimed.extend(w.await.expect("worker"));
+            }
+            assert_eq!(claimed.len(), 30, "{}: none twice", store.backend_name());
+            assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), ids);
+        }
+    }
+}

@@ -22,6 +22,7 @@ pub mod router;
 pub mod state;
 pub mod tasks;
 pub mod throttle;
+pub mod webhooks;
 
 pub mod ui;
 

@@ -152,6 +152,18 @@ impl Metrics {
         counter.increment(1);
     }
 
+    /// One web hook call finished (or was recorded) with `outcome` (a delivery status).
+    pub fn webhook_delivery(&self, webhook_id: &str, outcome: &'static str) {
+        let key = Key::from_parts(
+            "gatehouse_webhook_deliveries_total",
+            vec![
+                Label::new("webhook", webhook_id.to_owned()),
+                Label::new("outcome", outcome),
+            ],
+        );
+        self.recorder.register_counter(&key, &METADATA).increment(1);
+    }
+
     pub fn render(&self) -> String {
         self.handle.render()
     }

@@ -9,6 +9,7 @@ use crate::oauth::clients::ClientCache;
 use crate::rate_limit::RateLimiter;
 use crate::throttle::{LoginThrottle, ThrottleSettings};
 use crate::ui::Pages;
+use crate::webhooks::Webhooks;
 use axum::body::Bytes;
 use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::clock::Clock;
@@ -95,6 +96,8 @@ pub struct Settings {
     /// Operator courier templates `(name, source)` that replace the built-in ones
     /// (`[courier] templates_dir`).
     pub courier_templates: Vec<(String, String)>,
+    /// Web hooks and how they are delivered.
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 /// Session lifetimes and the session cookie.
@@ -136,6 +139,7 @@ impl Settings {
             },
             ui_templates: Vec::new(),
             courier_templates: Vec::new(),
+            webhooks: crate::webhooks::WebhookSettings::default(),
         }
     }
 
@@ -200,6 +204,8 @@ pub struct Services {
     pub cookie_keys: Arc<MacKeys>,
     /// The HTML templates of the built-in UI.
     pub pages: Arc<Pages>,
+    /// The configured web hooks, their templates and HTTP client.
+    pub webhooks: Arc<Webhooks>,
 }
 
 impl AppState {
@@ -239,6 +245,10 @@ impl AppState {
                     }),
             ),
             cookie_keys: Arc::new(cookie_keys(&settings.cookie_secrets)),
+            webhooks: Arc::new(Webhooks::new(&settings.webhooks).unwrap_or_else(|err| {
+                tracing::error!(error = %err, "invalid web hook configuration; no web hooks run");
+                Webhooks::none()
+            })),
             pages: Arc::new(Pages::new(&settings.ui_templates).unwrap_or_else(|err| {
                 tracing::error!(error = %err, "invalid UI template override; using the built-in templates");
                 Pages::embedded()

@@ -25,3 +25,4 @@ mod token;
 mod ui;
 mod ui_flows;
 mod verification;
+mod webhooks;

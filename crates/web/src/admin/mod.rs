@@ -10,6 +10,7 @@ pub mod json_patch;
 pub mod keys;
 pub mod recovery;
 pub mod sessions;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::oauth::introspect;
@@ -59,6 +60,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/courier/messages", get(courier::list))
         .route("/admin/ip-bans", get(ip_bans::list).post(ip_bans::create))
         .route("/admin/ip-bans/{id}", delete(ip_bans::delete))
+        .route("/admin/webhooks", get(webhooks::list_webhooks))
+        .route("/admin/webhooks/deliveries", get(webhooks::list_deliveries))
+        .route(
+            "/admin/webhooks/deliveries/{id}",
+            get(webhooks::get_delivery),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_admin_token))
 }
 

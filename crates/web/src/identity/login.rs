@@ -16,6 +16,7 @@ use crate::identity::flow::{
 use crate::identity::password::verify_and_upgrade;
 use crate::identity::session::{self, MaybeSession};
 use crate::state::AppState;
+use crate::webhooks::{self, WebhookContext, WebhookEvent};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
@@ -176,6 +177,11 @@ async fn submit_password(
         ));
         return reject(state, &mut flow, submission).await;
     }
+    let hook = WebhookContext::for_flow(state, &flow, meta).identity(&identity);
+    if let Err(veto) = webhooks::before(state, WebhookEvent::LoginAfter, &hook).await {
+        veto.apply_to(&mut flow);
+        return reject(state, &mut flow, submission).await;
+    }
     state.login_throttle.record_success(tenant, &key, now).await;
     flow.state = FlowState::PassedChallenge;
     flow.form.clear_messages();
@@ -199,6 +205,7 @@ async fn submit_password(
         .details(json!({"session_id": session.id, "method": "password"})),
     )
     .await;
+    webhooks::after(state, WebhookEvent::LoginAfter, &hook.session(&session)).await;
     Ok(signed_in(
         state, &flow, submission, &session, &identity, &token, None,
     ))

@@ -19,6 +19,7 @@ use crate::identity::flow::{
 use crate::identity::login::signed_in;
 use crate::identity::session::{self, MaybeSession};
 use crate::state::AppState;
+use crate::webhooks::{self, WebhookContext, WebhookEvent};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -321,6 +322,16 @@ async fn create_account(
         ApiError::bad_request("invalid_flow", "the pending registration is unreadable")
     })?;
     let identity = new_identity(tenant, account, &facts, address, address_verified, now);
+    let hook = WebhookContext::for_flow(state, &flow, meta).identity(&identity);
+    if let Err(veto) = webhooks::before(state, WebhookEvent::RegistrationAfter, &hook).await {
+        // The form can be sent again (with other traits, say); a new code goes out then.
+        let mut flow = flow;
+        flow.state = FlowState::ChooseMethod;
+        flow.pending = None;
+        flow.form.clear_messages();
+        veto.apply_to(&mut flow);
+        return reject(state, &mut flow, submission).await;
+    }
     match state
         .store
         .insert_identity(&identity, &facts.identifiers, Some(&hash))
@@ -357,6 +368,12 @@ async fn create_account(
         .actor("self")
         .client(meta.ip.as_deref(), meta.user_agent.as_deref())
         .details(json!({"session_id": session.id, "verified_first": address_verified})),
+    )
+    .await;
+    webhooks::after(
+        state,
+        WebhookEvent::RegistrationAfter,
+        &hook.session(&session),
     )
     .await;
     // Signed in before the address was proven: its verification starts now.
