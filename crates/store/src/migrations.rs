@@ -24,6 +24,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     8 "0008_create_courier_messages",
     9 "0009_create_audit_events",
     10 "0010_create_throttles_and_ip_bans",
+    12 "0012_add_courier_html_body",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -37,6 +38,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     8 "0008_create_courier_messages",
     9 "0009_create_audit_events",
     10 "0010_create_throttles_and_ip_bans",
+    12 "0012_add_courier_html_body",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {
