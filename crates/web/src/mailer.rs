@@ -10,7 +10,7 @@
 
 use crate::state::AppState;
 use gatehouse_domain::courier::{CourierMessage, MessageStatus, RetryPolicy};
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::{Mailbox, MultiPart, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -57,19 +57,27 @@ impl Mailer {
         Ok(Self { transport, from })
     }
 
-    /// Sends one message; the error text names what failed, never the message's content.
+    /// Sends one message: text only, or `multipart/alternative` (text, then HTML) when it has an
+    /// HTML body. The error text names what failed, never the message's content.
     async fn send(&self, message: &CourierMessage) -> Result<(), String> {
         let to: Mailbox = message
             .recipient
             .parse()
             .map_err(|_| "the recipient is not a valid address".to_owned())?;
-        let email = Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(&message.subject)
-            .header(ContentType::TEXT_PLAIN)
-            .body(message.body.clone())
-            .map_err(|e| format!("cannot build the message: {e}"))?;
+            .subject(&message.subject);
+        let email = match &message.html_body {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                message.body.clone(),
+                html.clone(),
+            )),
+            None => builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(message.body.clone()),
+        }
+        .map_err(|e| format!("cannot build the message: {e}"))?;
         self.transport
             .send(email)
             .await
