@@ -165,7 +165,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
                     .unwrap_or_else(|| "localhost".to_owned());
                 format!("Gatehouse <no-reply@{host}>")
             });
-            Some(gatehouse_web::mailer::Mailer::new(url, &from).context("courier")?)
+            Some(
+                gatehouse_web::mailer::Mailer::new(url, &from, config.smtp_ca_pem.as_deref())
+                    .context("courier")?,
+            )
         }
         None => None,
     };
