@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Interoperability tests: starts a throwaway `gatehouse serve --dev` (fresh SQLite database,
 # free loopback ports, known admin token) and runs the node:test suites in e2e/ against it
-# with openid-client (oauth4webapi) and jose.
+# with openid-client (oauth4webapi) and jose; the courier suite starts servers of its own
+# against aiosmtpd (PyPI), installed into a Python venv kept between runs.
 #
 # Usage, from anywhere:   bash e2e/run.sh
-# Needs: cargo, node >= 20.19 and npm. Exits with the test run's status.
+# Needs: cargo, node >= 20.19 and npm; python3 (with venv) and openssl for the courier suite,
+# which is skipped without them. Exits with the test run's status.
 set -euo pipefail
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,7 +39,24 @@ else
   (cd "$E2E_DIR" && npm install --no-audit --no-fund --loglevel=error)
 fi
 
-# 3. A throwaway server.
+# 3. aiosmtpd, a real SMTP server for the courier suite, in a venv kept between runs
+#    (outside the work tree). Without python3 that suite is skipped.
+AIOSMTPD_VERSION=1.4.6
+VENV="${E2E_VENV:-$HOME/.cache/gatehouse/e2e-venv}"
+E2E_PYTHON=""
+if command -v python3 >/dev/null; then
+  if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('aiosmtpd') != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    log "installing aiosmtpd $AIOSMTPD_VERSION into $VENV"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+  fi
+  E2E_PYTHON="$VENV/bin/python"
+else
+  log "python3 not found: the courier SMTP suite will be skipped"
+fi
+
+# 4. A throwaway server.
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-e2e.XXXXXX")"
 SERVER_PID=""
 cleanup() {
@@ -120,7 +139,7 @@ done
 [[ -n "$ready" ]] || { log "gatehouse was not ready within 30 s"; exit 1; }
 log "gatehouse is ready"
 
-# 4. The tests. The exit status of this script is theirs.
+# 5. The tests. The exit status of this script is theirs.
 shopt -s nullglob
 TESTS=("$E2E_DIR"/*.test.mjs)
 [[ ${#TESTS[@]} -gt 0 ]] || { log "no test files in $E2E_DIR"; exit 1; }
@@ -133,6 +152,8 @@ set +e
   E2E_ADMIN_TOKEN="$ADMIN_TOKEN" \
   E2E_KEY_PUBLISH_AHEAD_SECONDS="$KEY_PUBLISH_AHEAD_SECONDS" \
   E2E_CHROMIUM="${E2E_CHROMIUM:-/usr/bin/chromium}" \
+  E2E_GATEHOUSE_BIN="$BIN" \
+  E2E_PYTHON="$E2E_PYTHON" \
     node --test --test-reporter=spec --test-timeout=60000 "${TESTS[@]}"
 )
 status=$?

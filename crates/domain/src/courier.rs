@@ -39,7 +39,7 @@ impl MessageStatus {
     }
 }
 
-/// One outgoing message. Its `Debug` leaves out the recipient, subject and body (they carry
+/// One outgoing message. Its `Debug` leaves out the recipient, subject and bodies (they carry
 /// addresses and one-time codes).
 #[derive(Clone, PartialEq)]
 pub struct CourierMessage {
@@ -47,7 +47,10 @@ pub struct CourierMessage {
     pub tenant_id: TenantId,
     pub recipient: String,
     pub subject: String,
+    /// The text body.
     pub body: String,
+    /// The HTML alternative of `body`, when the message has one (sent as multipart/alternative).
+    pub html_body: Option<String>,
     /// `registration_code`, `registration_exists`, `verification_code`, …
     pub template_type: String,
     pub status: MessageStatus,
@@ -78,6 +81,7 @@ impl CourierMessage {
             recipient: recipient.to_owned(),
             subject,
             body,
+            html_body: None,
             template_type: template_type.to_owned(),
             status: MessageStatus::Queued,
             send_count: 0,
@@ -86,6 +90,13 @@ impl CourierMessage {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// The same message with an HTML alternative to its text body.
+    #[must_use]
+    pub fn with_html_body(mut self, html: String) -> Self {
+        self.html_body = Some(html);
+        self
     }
 }
 
@@ -97,6 +108,7 @@ impl fmt::Debug for CourierMessage {
             .field("recipient", &"[redacted]")
             .field("subject", &"[redacted]")
             .field("body", &"[redacted]")
+            .field("html_body", &self.html_body.as_ref().map(|_| "[redacted]"))
             .field("template_type", &self.template_type)
             .field("status", &self.status)
             .field("send_count", &self.send_count)
@@ -217,7 +229,8 @@ mod tests {
             "code 123456".into(),
             "registration_code",
             now,
-        );
+        )
+        .with_html_body("<p>code 123456</p>".into());
         let shown = format!("{m:?}");
         assert!(
             !shown.contains("alice") && !shown.contains("123456"),

@@ -82,6 +82,10 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub smtp_url: Option<Secret>,
+    /// Extra CA certificates (PEM) trusted for the SMTP server's TLS certificate, besides the
+    /// system's roots.
+    #[arg(long, env = "GATEHOUSE_SMTP_CA_FILE", value_name = "FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// Log filter, e.g. `info` or `gatehouse_web=debug,info` [default: info].
     #[arg(long, env = "GATEHOUSE_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -310,6 +314,9 @@ struct SmtpFile {
     url: Option<Secret>,
     /// The sender, e.g. `Example <no-reply@example.com>`.
     from: Option<String>,
+    /// Extra CA certificates (PEM) to trust for the server's certificate (relative to the
+    /// configuration file).
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -462,6 +469,9 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// `[smtp] from`: the sender of courier messages (default `no-reply@` the issuer's host).
     pub smtp_from: Option<String>,
+    /// `[smtp] ca_file` / `GATEHOUSE_SMTP_CA_FILE`, read: extra CA certificates (PEM) trusted
+    /// for the SMTP server's certificate.
+    pub smtp_ca_pem: Option<Vec<u8>>,
     pub log: String,
     pub log_format: LogFormat,
     pub access_token_lifespan: Duration,
@@ -722,6 +732,24 @@ impl Config {
             Some(dir) => read_templates("ui.templates_dir", dir)?,
             None => Vec::new(),
         };
+        let smtp_ca_file = match (&args.smtp_ca_file, &file.smtp.ca_file) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Some(path)) => Some(match args.config.as_deref().and_then(Path::parent) {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path.clone(),
+            }),
+            (None, None) => None,
+        };
+        let smtp_ca_pem = smtp_ca_file
+            .map(|path| {
+                std::fs::read(&path).with_context(|| {
+                    format!(
+                        "cannot read the SMTP CA file (smtp.ca_file) {}",
+                        path.display()
+                    )
+                })
+            })
+            .transpose()?;
         let courier_templates = match &file.courier.templates_dir {
             Some(dir) => read_templates("courier.templates_dir", dir)?,
             None => Vec::new(),
@@ -763,6 +791,7 @@ impl Config {
             cookie_secrets,
             cipher_secrets,
             smtp_from: file.smtp.from.clone(),
+            smtp_ca_pem,
             smtp_url: args
                 .smtp_url
                 .clone()
@@ -1023,6 +1052,25 @@ mod tests {
         assert!(Config::load(&a).is_err());
         std::fs::write(&path, "isuer = \"typo\"\n").expect("writes");
         assert!(Config::load(&a).is_err());
+    }
+
+    #[test]
+    fn smtp_ca_file_is_read_relative_to_the_configuration_file() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("ca.pem"), "PEM").expect("writes");
+        let path = dir.join("gatehouse.toml");
+        std::fs::write(&path, "[smtp]\nca_file = \"ca.pem\"\n").expect("writes");
+        let mut a = args();
+        a.config = Some(path);
+        let config = Config::load(&a).expect("valid");
+        assert_eq!(config.smtp_ca_pem.as_deref(), Some(&b"PEM"[..]));
+        assert_eq!(Config::load(&args()).expect("valid").smtp_ca_pem, None);
+        // The environment (flag) wins; a file that cannot be read stops the start.
+        a.smtp_ca_file = Some(dir.join("missing.pem"));
+        let err = Config::load(&a).expect_err("refused");
+        assert!(format!("{err:#}").contains("missing.pem"), "{err:#}");
+        std::fs::remove_dir_all(&dir).expect("cleans up");
     }
 
     #[test]

@@ -98,6 +98,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     };
 
     let mut settings = Settings::new(&issuer, admin_token.clone());
+    settings.dev = config.dev;
     settings.access_token_lifespan = config.access_token_lifespan;
     settings.id_token_lifespan = config.id_token_lifespan;
     settings.refresh_token_lifespan = config.refresh_token_lifespan;
@@ -172,7 +173,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
                     .unwrap_or_else(|| "localhost".to_owned());
                 format!("Gatehouse <no-reply@{host}>")
             });
-            Some(gatehouse_web::mailer::Mailer::new(url, &from).context("courier")?)
+            Some(
+                gatehouse_web::mailer::Mailer::new(url, &from, config.smtp_ca_pem.as_deref())
+                    .context("courier")?,
+            )
         }
         None => None,
     };

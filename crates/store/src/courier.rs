@@ -15,6 +15,7 @@ struct MessageRow {
     recipient: String,
     subject: String,
     body: String,
+    html_body: Option<String>,
     template_type: String,
     status: String,
     send_count: i32,
@@ -32,6 +33,7 @@ impl MessageRow {
             recipient: self.recipient,
             subject: self.subject,
             body: self.body,
+            html_body: self.html_body,
             template_type: self.template_type,
             status: MessageStatus::parse(&self.status)
                 .ok_or_else(|| corrupt("message status", &self.status))?,
@@ -45,8 +47,8 @@ impl MessageRow {
     }
 }
 
-const COLUMNS: &str = "id, tenant_id, recipient, subject, body, template_type, status, send_count, \
-    next_attempt_at, last_error, created_at, updated_at";
+const COLUMNS: &str = "id, tenant_id, recipient, subject, body, html_body, template_type, status, \
+    send_count, next_attempt_at, last_error, created_at, updated_at";
 
 /// The longest error text kept per message.
 const MAX_ERROR_CHARS: usize = 1000;
@@ -58,15 +60,16 @@ impl CourierStore for Store {
             i32::try_from(m.send_count).map_err(|e| corrupt("message send count", e))?;
         with_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO courier_messages (id, tenant_id, recipient, subject, body, template_type, \
-                 status, send_count, next_attempt_at, last_error, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                "INSERT INTO courier_messages (id, tenant_id, recipient, subject, body, html_body, \
+                 template_type, status, send_count, next_attempt_at, last_error, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(m.id)
             .bind(m.tenant_id.0)
             .bind(&m.recipient)
             .bind(&m.subject)
             .bind(&m.body)
+            .bind(m.html_body.as_deref())
             .bind(&m.template_type)
             .bind(m.status.as_str())
             .bind(send_count)

@@ -25,6 +25,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     9 "0009_create_audit_events",
     10 "0010_create_throttles_and_ip_bans",
     11 "0011_create_webhook_deliveries",
+    12 "0012_add_courier_html_body",
     13 "0013_index_identity_addresses",
 );
 
@@ -40,6 +41,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     9 "0009_create_audit_events",
     10 "0010_create_throttles_and_ip_bans",
     11 "0011_create_webhook_deliveries",
+    12 "0012_add_courier_html_body",
     13 "0013_index_identity_addresses",
 );
 

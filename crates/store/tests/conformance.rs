@@ -834,7 +834,9 @@ mod security {
     #[tokio::test]
     async fn courier_messages_list_claim_retry_and_abandon() {
         for store in stores("courier").await {
-            let a = message("a@example.com", 0);
+            // One with an HTML alternative, the others text only: both round-trip.
+            let a = message("a@example.com", 0)
+                .with_html_body("<p>Your code: <b>123456</b></p>".to_owned());
             let b = message("b@example.com", 1);
             let c = message("a@example.com", 2);
             for m in [&a, &b, &c] {
@@ -856,6 +858,7 @@ mod security {
                 vec![c.id, a.id]
             );
             assert_eq!(to_a[1], a, "round trip");
+            assert_eq!(to_a[0], c, "round trip without HTML");
 
             // Only due messages are claimed; a claimed one is leased away from other workers.
             let now = NOW + Duration::minutes(1);

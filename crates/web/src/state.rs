@@ -62,6 +62,9 @@ impl Default for IdentitySettings {
 /// What the web layer needs to know from the configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `gatehouse serve --dev`: a development server (the log may show one-time codes of
+    /// messages no SMTP server delivers).
+    pub dev: bool,
     /// Public base URL without a trailing slash; the `iss` of every token.
     pub issuer: String,
     pub admin_token: Secret,
@@ -112,6 +115,7 @@ impl Settings {
     /// Settings for tests and `--dev`, around `issuer`.
     pub fn new(issuer: &str, admin_token: Secret) -> Self {
         Self {
+            dev: false,
             issuer: issuer.trim_end_matches('/').to_owned(),
             admin_token,
             access_token_lifespan: Duration::hours(1),

@@ -70,6 +70,7 @@ async fn queued_messages_are_listed_by_recipient_and_status() {
             [
                 "body",
                 "created_at",
+                "html_body",
                 "id",
                 "recipient",
                 "status",
@@ -87,6 +88,10 @@ async fn queued_messages_are_listed_by_recipient_and_status() {
             .collect();
         assert_eq!(digits, ["048213"], "one 6-digit code in the body");
         assert!(!code["subject"].as_str().expect("subject").is_empty());
+        // The HTML alternative carries the same code, shown large, in an HTML document.
+        let html = code["html_body"].as_str().expect("html_body");
+        assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+        assert!(html.contains(">048213</span>"), "{html}");
 
         assert_eq!(exists["template_type"], "registration_exists");
         let text = exists["body"].as_str().expect("body");
@@ -98,6 +103,11 @@ async fn queued_messages_are_listed_by_recipient_and_status() {
         assert!(
             text.contains(&format!("{}/ui/recovery", app.issuer)),
             "{text}"
+        );
+        let html = exists["html_body"].as_str().expect("html_body");
+        assert!(
+            html.contains(&format!(r#"href="{}/ui/login""#, app.issuer)),
+            "{html}"
         );
 
         let (_, queued) = messages(&app, "?status=queued").await;

@@ -1,6 +1,7 @@
 //! Courier delivery over SMTP to a real SMTP peer: a small server in the test speaking the
 //! protocol over TCP (EHLO, MAIL, RCPT, DATA, QUIT), which can refuse recipients to exercise
-//! retries.
+//! retries. TLS (STARTTLS, implicit TLS, extra CA certificates) and AUTH are tested against
+//! aiosmtpd in `e2e/courier-smtp.test.mjs`.
 
 use crate::support::{TestApp, json_of};
 use reqwest::{Method, StatusCode};
@@ -197,6 +198,59 @@ async fn queued_messages_are_delivered_over_smtp_and_marked_sent() {
                 .split_whitespace()
                 .any(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()));
         assert!(code_line, "the code is in the body: {}", mail.data);
+        // Text and HTML alternatives, text first (clients show the last one they can).
+        let data = mail.data.to_ascii_lowercase();
+        assert!(
+            data.contains("content-type: multipart/alternative"),
+            "{}",
+            mail.data
+        );
+        let text = data.find("content-type: text/plain").expect("a text part");
+        let html = data.find("content-type: text/html").expect("an HTML part");
+        assert!(text < html, "{}", mail.data);
+    }
+}
+
+#[tokio::test]
+async fn a_message_without_html_goes_out_as_plain_text() {
+    let (addr, server) = SmtpServer::start(false).await;
+    for app in TestApp::all_with("smtp_text_only", |config| {
+        config.smtp_url = Some(format!("smtp://{addr}"));
+    })
+    .await
+    {
+        // As queued before messages had HTML bodies.
+        let address = format!("text-{}@example.com", app.backend);
+        let now = gatehouse_domain::clock::Clock::now(app.clock.as_ref());
+        let message = gatehouse_domain::courier::CourierMessage::queued(
+            gatehouse_domain::ids::new_row_id(now),
+            gatehouse_domain::ids::TenantId::DEFAULT,
+            &address,
+            "Plain subject".to_owned(),
+            "Plain body 314159\n".to_owned(),
+            "registration_code",
+            now,
+        );
+        app.running
+            .state
+            .store
+            .insert_courier_message(&message)
+            .await
+            .expect("inserts");
+        assert!(
+            within_10s(async || outbox_status(&app, &address).await == "sent").await,
+            "{}: the message was not marked sent",
+            app.backend
+        );
+        let mail = server
+            .received()
+            .into_iter()
+            .find(|m| m.to.iter().any(|to| to.contains(&address)))
+            .expect("the SMTP server received the message");
+        let data = mail.data.to_ascii_lowercase();
+        assert!(data.contains("content-type: text/plain"), "{}", mail.data);
+        assert!(!data.contains("multipart"), "{}", mail.data);
+        assert!(mail.data.contains("Plain body 314159"), "{}", mail.data);
     }
 }
 

@@ -12,13 +12,14 @@ use gatehouse_domain::ids::TenantId;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// DESIGN.md §2 "Courier message".
+/// DESIGN.md §2 "Courier message", plus `html_body` (`null` for a text-only message).
 #[derive(Debug, Serialize)]
 pub struct MessageResponse<'a> {
     pub id: uuid::Uuid,
     pub recipient: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
+    pub html_body: Option<&'a str>,
     pub template_type: &'a str,
     pub status: MessageStatus,
     #[serde(with = "time::serde::rfc3339")]
@@ -32,6 +33,7 @@ impl<'a> From<&'a CourierMessage> for MessageResponse<'a> {
             recipient: &m.recipient,
             subject: &m.subject,
             body: &m.body,
+            html_body: m.html_body.as_deref(),
             template_type: &m.template_type,
             status: m.status,
             created_at: m.created_at,
