@@ -12,13 +12,14 @@ use crate::identity::code_flow::{
     Entered, Purpose, enter_code, send_code, unsupported_method, wants_new_code,
 };
 use crate::identity::flow::{
-    FlowQuery, InitQuery, Submission, begin_submission, error_response, see_other, start_api_flow,
-    start_browser_flow,
+    FlowQuery, InitQuery, Submission, begin_submission, error_response, reject, see_other,
+    start_api_flow, start_browser_flow,
 };
 use crate::identity::session;
 use crate::identity::settings;
 use crate::identity::verification::mark_address_verified;
 use crate::state::AppState;
+use crate::webhooks::{self, WebhookContext, WebhookEvent};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -86,7 +87,7 @@ async fn recover(
     submission: &Submission,
     meta: &RequestMeta,
 ) -> Result<Response, ApiError> {
-    let (flow, identity_id, address) =
+    let (mut flow, identity_id, address) =
         match enter_code(state, flow, submission, Purpose::Recovery).await? {
             Entered::Refused(response) => return Ok(response),
             Entered::Accepted {
@@ -95,16 +96,28 @@ async fn recover(
                 address,
             } => (*flow, identity_id, address),
         };
+    let unavailable = || {
+        ApiError::bad_request(
+            "identity_unavailable",
+            "the account this code was for can no longer sign in",
+        )
+    };
+    let found = state
+        .store
+        .find_identity(flow.tenant_id, identity_id)
+        .await?
+        .filter(|identity| identity.is_active())
+        .ok_or_else(unavailable)?;
+    // A blocking hook may still refuse; the code is used up either way.
+    let hook = WebhookContext::for_flow(state, &flow, meta).identity(&found);
+    if let Err(veto) = webhooks::before(state, WebhookEvent::RecoveryAfter, &hook).await {
+        veto.apply_to(&mut flow);
+        return reject(state, &mut flow, submission).await;
+    }
     // The code reached the address: when it is also a verifiable address, it is verified now.
     let identity = mark_address_verified(state, identity_id, &address)
         .await?
-        .filter(|identity| identity.is_active())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "identity_unavailable",
-                "the account this code was for can no longer sign in",
-            )
-        })?;
+        .ok_or_else(unavailable)?;
     let now = state.now();
     let methods = vec![AuthenticationMethod {
         method: "code_recovery".to_owned(),
@@ -132,6 +145,7 @@ async fn recover(
         .details(json!({"flow_id": flow.id, "session_id": session.id})),
     )
     .await;
+    webhooks::after(state, WebhookEvent::RecoveryAfter, &hook.session(&session)).await;
     let settings_url = state
         .settings
         .url(&format!("/ui/settings?flow={}", next.id));

@@ -19,6 +19,7 @@ use crate::identity::flow::{
 use crate::identity::session::{CurrentSession, MaybeSession, end_other_sessions};
 use crate::identity::verification::{send_for_address, show_verification_ui};
 use crate::state::AppState;
+use crate::webhooks::{self, WebhookContext, WebhookEvent};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -302,6 +303,13 @@ async fn save(
         })?,
     };
     identity.updated_at = now;
+    let hook = WebhookContext::for_flow(state, &flow, meta)
+        .identity(&identity)
+        .session(&current.session);
+    if let Err(veto) = webhooks::before(state, WebhookEvent::SettingsAfter, &hook).await {
+        veto.apply_to(&mut flow);
+        return reject(state, &mut flow, submission).await;
+    }
     let written = match &requested.password {
         Some(password) => {
             let hash = state.passwords.hash(password).await?;
@@ -392,6 +400,7 @@ async fn save(
         "Your changes have been saved!",
     ));
     state.store.update_flow(&mut flow).await?;
+    webhooks::after(state, WebhookEvent::SettingsAfter, &hook).await;
 
     if submission.is_form {
         return Ok(match &flow.return_to {

@@ -13,9 +13,10 @@ use crate::identity::code_flow::{
 };
 use crate::identity::flow::{
     FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, error_response, new_flow,
-    start_api_flow, start_browser_flow,
+    reject, start_api_flow, start_browser_flow,
 };
 use crate::state::AppState;
+use crate::webhooks::{self, WebhookContext, WebhookEvent};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -83,12 +84,25 @@ async fn verify(
                 address,
             } => (*flow, identity_id, address),
         };
-    let Some(identity) = mark_address_verified(state, identity_id, &address).await? else {
-        return Err(ApiError::not_found(
+    let gone = || {
+        ApiError::not_found(
             "identity_not_found",
             "the account this code was for no longer exists",
-        ));
+        )
     };
+    let found = state
+        .store
+        .find_identity(flow.tenant_id, identity_id)
+        .await?
+        .ok_or_else(gone)?;
+    let hook = WebhookContext::for_flow(state, &flow, meta).identity(&found);
+    if let Err(veto) = webhooks::before(state, WebhookEvent::VerificationAfter, &hook).await {
+        veto.apply_to(&mut flow);
+        return reject(state, &mut flow, submission).await;
+    }
+    let identity = mark_address_verified(state, identity_id, &address)
+        .await?
+        .ok_or_else(gone)?;
     flow.form.messages.push(UiMessage::success(
         1_080_002,
         "You successfully verified your email address.",
@@ -106,6 +120,12 @@ async fn verify(
         .actor("self")
         .client(meta.ip.as_deref(), meta.user_agent.as_deref())
         .details(json!({"flow_id": flow.id})),
+    )
+    .await;
+    webhooks::after(
+        state,
+        WebhookEvent::VerificationAfter,
+        &hook.identity(&identity),
     )
     .await;
     Ok(answer_with_flow(state, &flow, submission, StatusCode::OK))
