@@ -25,6 +25,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     9 "0009_create_audit_events",
     10 "0010_create_throttles_and_ip_bans",
     13 "0013_index_identity_addresses",
+    14 "0014_create_oauth2_scopes",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -39,6 +40,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     9 "0009_create_audit_events",
     10 "0010_create_throttles_and_ip_bans",
     13 "0013_index_identity_addresses",
+    14 "0014_create_oauth2_scopes",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {
