@@ -7,6 +7,7 @@
 //! descriptions and claims, and a scope it holds as inactive is refused everywhere.
 
 use super::scope::{Scope, is_scope_token};
+use crate::identity::stored_precision;
 use crate::ids::TenantId;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -177,13 +178,14 @@ pub fn is_claim_name(claim: &str) -> bool {
 }
 
 impl CatalogScope {
-    /// A new administrator-defined scope.
+    /// A new administrator-defined scope (times at the precision the store keeps).
     pub fn new(
         tenant_id: TenantId,
         name: &str,
         fields: ScopeFields,
         now: OffsetDateTime,
     ) -> Result<Self, CatalogError> {
+        let now = stored_precision(now);
         Ok(Self {
             tenant_id,
             name: parse_name(name)?,
@@ -203,7 +205,7 @@ impl CatalogScope {
         self.description = fields.description;
         self.claims = fields.claims;
         self.active = fields.active;
-        self.updated_at = now;
+        self.updated_at = stored_precision(now);
     }
 
     /// Built-in scopes stay (deactivating one is how it is withdrawn).
@@ -455,8 +457,8 @@ mod tests {
         )
     }
 
-    fn field_of(err: CatalogError) -> &'static str {
-        match err {
+    fn field_of(err: &CatalogError) -> &'static str {
+        match *err {
             CatalogError::Invalid { field, .. } => field,
             CatalogError::Builtin(_) => "builtin",
         }
@@ -466,7 +468,7 @@ mod tests {
     fn names_are_single_scope_tokens() {
         assert_eq!(parse_name("api:read").expect("valid"), "api:read");
         for bad in ["", "two words", "quo\"te", "back\\slash", "caf\u{e9}"] {
-            assert_eq!(field_of(parse_name(bad).expect_err(bad)), "name", "{bad}");
+            assert_eq!(field_of(&parse_name(bad).expect_err(bad)), "name", "{bad}");
         }
         assert!(parse_name(&"a".repeat(100)).is_ok());
         assert!(parse_name(&"a".repeat(101)).is_err());
@@ -487,11 +489,11 @@ mod tests {
             ("ok", &["email", "email"], "claims"),
         ] {
             let err = fields(display_name, claims).expect_err(display_name);
-            assert_eq!(field_of(err), field, "{display_name:?} {claims:?}");
+            assert_eq!(field_of(&err), field, "{display_name:?} {claims:?}");
         }
         assert!(fields(&"x".repeat(100), &[]).is_ok());
         let long = ScopeFields::parse("ok", &"d".repeat(501), vec![], true);
-        assert_eq!(field_of(long.expect_err("too long")), "description");
+        assert_eq!(field_of(&long.expect_err("too long")), "description");
         let many: Vec<String> = (0..51).map(|i| format!("c{i}")).collect();
         assert!(ScopeFields::parse("ok", "", many, true).is_err());
     }

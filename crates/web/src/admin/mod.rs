@@ -9,6 +9,7 @@ pub mod ip_bans;
 pub mod json_patch;
 pub mod keys;
 pub mod recovery;
+pub mod scopes;
 pub mod sessions;
 
 use crate::error::ApiError;
@@ -59,6 +60,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/courier/messages", get(courier::list))
         .route("/admin/ip-bans", get(ip_bans::list).post(ip_bans::create))
         .route("/admin/ip-bans/{id}", delete(ip_bans::delete))
+        .route("/admin/scopes", get(scopes::list).post(scopes::create))
+        .route(
+            "/admin/scopes/{name}",
+            get(scopes::get).put(scopes::replace).delete(scopes::delete),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_admin_token))
 }
 
