@@ -34,10 +34,13 @@ pub enum AuditEventType {
     ProfileUpdated,
     PasswordChanged,
     EmailChanged,
+    ScopeCreated,
+    ScopeUpdated,
+    ScopeDeleted,
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 21] = [
+    pub const ALL: [AuditEventType; 24] = [
         Self::RegistrationSucceeded,
         Self::RegistrationAttempted,
         Self::LoginSucceeded,
@@ -59,6 +62,9 @@ impl AuditEventType {
         Self::ProfileUpdated,
         Self::PasswordChanged,
         Self::EmailChanged,
+        Self::ScopeCreated,
+        Self::ScopeUpdated,
+        Self::ScopeDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +90,9 @@ impl AuditEventType {
             Self::ProfileUpdated => "profile_updated",
             Self::PasswordChanged => "password_changed",
             Self::EmailChanged => "email_changed",
+            Self::ScopeCreated => "scope_created",
+            Self::ScopeUpdated => "scope_updated",
+            Self::ScopeDeleted => "scope_deleted",
         }
     }
 

@@ -41,6 +41,7 @@ pub trait Storage:
     + CleanupStore
     + crate::oauth::store::ClientStore
     + crate::oauth::store::TokenStore
+    + crate::oauth::store::ScopeStore
     + crate::keys::KeyStore
     + crate::flow::FlowStore
     + crate::identity::store::IdentityStore
@@ -58,6 +59,7 @@ impl<T> Storage for T where
         + CleanupStore
         + crate::oauth::store::ClientStore
         + crate::oauth::store::TokenStore
+        + crate::oauth::store::ScopeStore
         + crate::keys::KeyStore
         + crate::flow::FlowStore
         + crate::identity::store::IdentityStore

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use gatehouse::cli::{
     clients::ClientsCommand, identities::IdentitiesCommand, ip_bans::IpBansCommand,
-    keys::KeysCommand, migrate::MigrateCommand,
+    keys::KeysCommand, migrate::MigrateCommand, scopes::ScopesCommand,
 };
 use gatehouse::config::{Config, ServeArgs};
 use gatehouse::gateway_config::{GatewayArgs, GatewayConfig};
@@ -40,6 +40,8 @@ enum Command {
     Identities(Box<IdentitiesCommand>),
     /// List, add or remove IP bans on the public listener through the admin API.
     IpBans(IpBansCommand),
+    /// List, create, update or delete scopes of the scope catalog through the admin API.
+    Scopes(ScopesCommand),
 }
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
@@ -89,6 +91,7 @@ async fn main() -> ExitCode {
         Command::Keys(cmd) => cmd.run().await,
         Command::Identities(cmd) => cmd.run().await,
         Command::IpBans(cmd) => cmd.run().await,
+        Command::Scopes(cmd) => cmd.run().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -193,12 +193,21 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         .reload(state.store.as_ref(), state.now())
         .await
         .context("cannot load IP bans")?;
+    state
+        .scopes
+        .reload(state.store.as_ref())
+        .await
+        .context("cannot load the scope catalog")?;
+    state
+        .discovery
+        .rebuild(&state.settings, &state.scopes.supported());
 
     let mut lifecycle = Lifecycle::new();
     lifecycle.serve(public, public_router(&state), "public");
     lifecycle.serve(admin, admin_router(&state), "admin");
     lifecycle.spawn(tasks::reload_keys(state.clone(), lifecycle.stopping()));
     lifecycle.spawn(tasks::reload_ip_bans(state.clone(), lifecycle.stopping()));
+    lifecycle.spawn(tasks::reload_scopes(state.clone(), lifecycle.stopping()));
     if let Some(mailer) = mailer {
         lifecycle.spawn(gatehouse_web::mailer::deliver(
             state.clone(),

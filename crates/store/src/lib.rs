@@ -13,6 +13,7 @@ mod ip_ban;
 mod keys;
 mod migrations;
 mod oauth;
+mod scope;
 mod session;
 mod system;
 mod throttle;

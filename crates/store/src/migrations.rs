@@ -27,6 +27,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     11 "0011_create_webhook_deliveries",
     12 "0012_add_courier_html_body",
     13 "0013_index_identity_addresses",
+    14 "0014_create_oauth2_scopes",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -43,6 +44,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     11 "0011_create_webhook_deliveries",
     12 "0012_add_courier_html_body",
     13 "0013_index_identity_addresses",
+    14 "0014_create_oauth2_scopes",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {

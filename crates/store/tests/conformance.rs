@@ -1619,3 +1619,118 @@ mod webhook_deliveries {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scope catalog
+
+mod scopes {
+    use super::{NOW, stores};
+    use gatehouse_domain::ids::TenantId;
+    use gatehouse_domain::oauth::catalog::{CatalogScope, ScopeFields, builtin_scopes};
+    use gatehouse_domain::oauth::store::ScopeStore;
+    use gatehouse_domain::store::StoreError;
+    use time::Duration;
+
+    fn own_scope(tenant_id: TenantId, name: &str) -> CatalogScope {
+        let fields = ScopeFields::parse(
+            "Read the API",
+            "Read-only access to the example API",
+            vec!["api_read".into()],
+            true,
+        )
+        .expect("valid");
+        CatalogScope::new(tenant_id, name, fields, NOW).expect("valid")
+    }
+
+    #[tokio::test]
+    async fn scopes_migration_seeds_the_built_in_scopes_of_the_default_tenant() {
+        for store in stores("scopes_seed").await {
+            let stored = store.list_scopes(TenantId::DEFAULT).await.expect("lists");
+            let mut expected = builtin_scopes(TenantId::DEFAULT, NOW);
+            expected.sort_by(|a, b| a.name.cmp(&b.name));
+            assert_eq!(stored.len(), expected.len());
+            for (s, e) in stored.iter().zip(&expected) {
+                // Times are the migration's; everything else matches the domain's list.
+                let s = CatalogScope {
+                    created_at: NOW,
+                    updated_at: NOW,
+                    ..s.clone()
+                };
+                assert_eq!(&s, e);
+            }
+            assert!(stored[0].created_at > NOW - Duration::days(3650));
+            assert_eq!(
+                store.list_all_scopes().await.expect("lists").len(),
+                expected.len()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn scopes_round_trip_conflict_update_and_delete() {
+        for store in stores("scopes_crud").await {
+            let scope = own_scope(TenantId::DEFAULT, "api:read");
+            store.insert_scope(&scope).await.expect("inserts");
+            assert!(matches!(
+                store.insert_scope(&scope).await,
+                Err(StoreError::Conflict { .. })
+            ));
+            assert_eq!(
+                store
+                    .find_scope(TenantId::DEFAULT, "api:read")
+                    .await
+                    .expect("finds"),
+                Some(scope.clone())
+            );
+            assert_eq!(
+                store
+                    .find_scope(TenantId::DEFAULT, "API:READ")
+                    .await
+                    .expect("finds"),
+                None,
+                "names are case-sensitive"
+            );
+            let missing_tenant = own_scope(TenantId(uuid::Uuid::from_u128(99)), "api:read");
+            assert!(matches!(
+                store.insert_scope(&missing_tenant).await,
+                Err(StoreError::NotFound)
+            ));
+
+            let mut changed = scope.clone();
+            changed.replace(
+                ScopeFields::parse("Read", "", vec![], false).expect("valid"),
+                NOW + Duration::minutes(1),
+            );
+            store.update_scope(&changed).await.expect("updates");
+            let found = store
+                .find_scope(TenantId::DEFAULT, "api:read")
+                .await
+                .expect("finds")
+                .expect("exists");
+            assert_eq!(found, changed);
+            assert_eq!(found.created_at, NOW);
+            let names: Vec<String> = store
+                .list_scopes(TenantId::DEFAULT)
+                .await
+                .expect("lists")
+                .into_iter()
+                .map(|s| s.name)
+                .collect();
+            assert_eq!(names.first().map(String::as_str), Some("address"));
+            assert!(names.contains(&"api:read".to_owned()));
+
+            store
+                .delete_scope(TenantId::DEFAULT, "api:read")
+                .await
+                .expect("deletes");
+            assert!(matches!(
+                store.delete_scope(TenantId::DEFAULT, "api:read").await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(matches!(
+                store.update_scope(&changed).await,
+                Err(StoreError::NotFound)
+            ));
+        }
+    }
+}

@@ -5,12 +5,13 @@ use crate::identity::password::Passwords;
 use crate::ip_ban::IpBanList;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
+use crate::oauth::catalog::ScopeCatalog;
 use crate::oauth::clients::ClientCache;
+use crate::oauth::discovery::Discovery;
 use crate::rate_limit::RateLimiter;
 use crate::throttle::{LoginThrottle, ThrottleSettings};
 use crate::ui::Pages;
 use crate::webhooks::Webhooks;
-use axum::body::Bytes;
 use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::identity::password::HashParams;
@@ -190,8 +191,10 @@ pub struct Services {
     pub registration_limiter: Arc<RateLimiter>,
     /// Failed client authentications per client id (DESIGN.md §2: 20 per minute, then 429).
     pub client_auth_failures: Arc<RateLimiter>,
-    /// The discovery document, serialized once: it depends only on the settings.
-    pub discovery: Bytes,
+    /// The discovery document, serialized once per set of active scopes.
+    pub discovery: Discovery,
+    /// This node's copy of the scope catalog.
+    pub scopes: Arc<ScopeCatalog>,
     /// Password hashing and verification on a bounded blocking pool.
     pub passwords: Passwords,
     /// The compiled identity schemas.
@@ -220,7 +223,9 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         Self(Arc::new(Services {
-            discovery: crate::oauth::discovery::document(&settings),
+            // Rebuilt with `scopes_supported` when the catalog is first loaded.
+            discovery: Discovery::new(&settings, &[]),
+            scopes: Arc::new(ScopeCatalog::new()),
             clients: ClientCache::new(store.clone(), settings.client_cache_ttl),
             keys: Arc::new(Keys::default()),
             metrics: Arc::new(Metrics::new()),

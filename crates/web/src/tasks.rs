@@ -1,5 +1,5 @@
-//! Background work every node runs: key and IP-ban reloads and the cleanup of expired rows. All
-//! are safe with any number of nodes on one database.
+//! Background work every node runs: key, IP-ban and scope-catalog reloads and the cleanup of
+//! expired rows. All are safe with any number of nodes on one database.
 
 use crate::state::AppState;
 use std::time::Duration;
@@ -76,5 +76,17 @@ pub async fn reload_ip_bans(state: AppState, mut shutdown: watch::Receiver<bool>
         {
             tracing::warn!(error = %err, "cannot reload IP bans; keeping the current list");
         }
+    }
+}
+
+/// Reloads the scope catalog every few seconds, and at once when this node changed it.
+pub async fn reload_scopes(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            () = state.scopes.changed.notified() => {}
+            () = tokio::time::sleep(crate::oauth::catalog::RELOAD_EVERY) => {}
+        }
+        crate::oauth::catalog::reload(&state).await;
     }
 }

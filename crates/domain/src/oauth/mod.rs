@@ -1,5 +1,7 @@
-//! OAuth 2.0 rules: clients, scopes, redirect URIs, access tokens, introspection.
+//! OAuth 2.0 rules: clients, scopes and the scope catalog, redirect URIs, access tokens,
+//! introspection.
 
+pub mod catalog;
 pub mod client;
 pub mod duration;
 pub mod redirect_uri;

@@ -10,6 +10,15 @@ pub enum ScopeError {
     InvalidToken(String),
 }
 
+/// Whether `token` is one scope token: non-empty, every byte `%x21 / %x23-5B / %x5D-7E` (so no
+/// space, quote or backslash).
+pub fn is_scope_token(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
 /// A set of scope tokens, in a stable order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope(BTreeSet<String>);
@@ -19,10 +28,7 @@ impl Scope {
     pub fn parse(value: &str) -> Result<Self, ScopeError> {
         let mut set = BTreeSet::new();
         for token in value.split(' ').filter(|t| !t.is_empty()) {
-            let valid = token
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
-            if !valid {
+            if !is_scope_token(token) {
                 return Err(ScopeError::InvalidToken(token.to_owned()));
             }
             set.insert(token.to_owned());

@@ -1,5 +1,6 @@
 //! What the OAuth 2.0 features need from storage.
 
+use super::catalog::CatalogScope;
 use super::client::Client;
 use super::token::{OpaqueToken, RevokedAccessToken};
 use crate::ids::TenantId;
@@ -40,4 +41,26 @@ pub trait TokenStore: Send + Sync {
     /// Records a revoked JWT; recording the same `jti` twice is not an error.
     async fn insert_revoked_access_token(&self, revoked: &RevokedAccessToken) -> StoreResult<()>;
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+}
+
+/// The scope catalog, per tenant.
+#[async_trait]
+pub trait ScopeStore: Send + Sync {
+    /// A tenant's scopes, by name.
+    async fn list_scopes(&self, tenant_id: TenantId) -> StoreResult<Vec<CatalogScope>>;
+    /// Every tenant's scopes (what each node keeps in memory), by tenant and name.
+    async fn list_all_scopes(&self) -> StoreResult<Vec<CatalogScope>>;
+    async fn find_scope(
+        &self,
+        tenant_id: TenantId,
+        name: &str,
+    ) -> StoreResult<Option<CatalogScope>>;
+    /// `Conflict` when the tenant has a scope of this name; `NotFound` when there is no such
+    /// tenant.
+    async fn insert_scope(&self, scope: &CatalogScope) -> StoreResult<()>;
+    /// Replaces the display name, description, claims, active flag and update time; `NotFound`
+    /// if the scope is gone.
+    async fn update_scope(&self, scope: &CatalogScope) -> StoreResult<()>;
+    /// `NotFound` if there is no such scope.
+    async fn delete_scope(&self, tenant_id: TenantId, name: &str) -> StoreResult<()>;
 }

@@ -7,3 +7,4 @@ pub mod identities;
 pub mod ip_bans;
 pub mod keys;
 pub mod migrate;
+pub mod scopes;

@@ -16,6 +16,7 @@ mod keys;
 mod nodes;
 mod recovery;
 mod registration;
+mod scopes;
 mod selfservice;
 mod sessions;
 mod settings;

@@ -9,6 +9,7 @@ pub mod ip_bans;
 pub mod json_patch;
 pub mod keys;
 pub mod recovery;
+pub mod scopes;
 pub mod sessions;
 pub mod webhooks;
 
@@ -65,6 +66,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/admin/webhooks/deliveries/{id}",
             get(webhooks::get_delivery),
+        )
+        .route("/admin/scopes", get(scopes::list).post(scopes::create))
+        .route(
+            "/admin/scopes/{name}",
+            get(scopes::get).put(scopes::replace).delete(scopes::delete),
         )
         .route_layer(middleware::from_fn_with_state(state, require_admin_token))
 }

@@ -1,6 +1,7 @@
 //! Discovery: RFC 8414 authorization server metadata, the OpenID Connect discovery document
 //! (the same fields this server supports, and only those), and the JWKS. URLs come from the
-//! configured issuer, never from the `Host` header. Both documents are serialized once.
+//! configured issuer, never from the `Host` header. The metadata is serialized once, and again
+//! only when the scope catalog's active scopes change (`scopes_supported`).
 
 use crate::error::ApiError;
 use crate::state::{AppState, Settings};
@@ -9,10 +10,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use std::sync::RwLock;
 
 const SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
 
-fn metadata(s: &Settings) -> Value {
+fn metadata(s: &Settings, scopes_supported: &[String]) -> Value {
     let mut doc = json!({
         "issuer": s.issuer,
         "jwks_uri": s.url("/.well-known/jwks.json"),
@@ -24,6 +26,7 @@ fn metadata(s: &Settings) -> Value {
         "token_endpoint_auth_methods_supported": SECRET_METHODS,
         "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
         "revocation_endpoint_auth_methods_supported": SECRET_METHODS,
+        "scopes_supported": scopes_supported,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "access_token_signing_alg_values_supported": ["ES256"],
@@ -38,8 +41,37 @@ fn metadata(s: &Settings) -> Value {
 }
 
 /// The metadata document for `settings`, serialized (RFC 8414 §2, OpenID Connect Discovery §3).
-pub fn document(settings: &Settings) -> Bytes {
-    Bytes::from(serde_json::to_vec(&metadata(settings)).expect("a JSON value always serializes"))
+pub fn document(settings: &Settings, scopes_supported: &[String]) -> Bytes {
+    Bytes::from(
+        serde_json::to_vec(&metadata(settings, scopes_supported))
+            .expect("a JSON value always serializes"),
+    )
+}
+
+/// The serialized metadata document, replaced when the scopes it lists change.
+#[derive(Debug)]
+pub struct Discovery(RwLock<Bytes>);
+
+impl Discovery {
+    pub fn new(settings: &Settings, scopes_supported: &[String]) -> Self {
+        Self(RwLock::new(document(settings, scopes_supported)))
+    }
+
+    pub fn rebuild(&self, settings: &Settings, scopes_supported: &[String]) {
+        let doc = document(settings, scopes_supported);
+        *self
+            .0
+            .write()
+            .expect("discovery lock is never poisoned: nothing panics holding it") = doc;
+    }
+
+    /// The current document (cheap: one reference count).
+    pub fn current(&self) -> Bytes {
+        self.0
+            .read()
+            .expect("discovery lock is never poisoned: nothing panics holding it")
+            .clone()
+    }
 }
 
 fn json_response(body: Bytes, cache_control: &'static str) -> Response {
@@ -58,12 +90,12 @@ fn json_response(body: Bytes, cache_control: &'static str) -> Response {
 
 /// `GET /.well-known/openid-configuration`.
 pub async fn openid_configuration(State(state): State<AppState>) -> Response {
-    json_response(state.discovery.clone(), "public, max-age=300")
+    json_response(state.discovery.current(), "public, max-age=300")
 }
 
 /// `GET /.well-known/oauth-authorization-server`.
 pub async fn authorization_server(State(state): State<AppState>) -> Response {
-    json_response(state.discovery.clone(), "public, max-age=300")
+    json_response(state.discovery.current(), "public, max-age=300")
 }
 
 /// `GET /.well-known/jwks.json`: public keys only, serialized once per key set. Cached briefly,

@@ -1,6 +1,7 @@
 //! OAuth 2.0 endpoints on the public listener: token (client credentials), introspection,
-//! revocation, dynamic client registration, and discovery with the JWKS.
+//! revocation, dynamic client registration, discovery with the JWKS, and the scope catalog.
 
+pub mod catalog;
 pub mod clients;
 pub mod discovery;
 pub mod introspect;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
             get(discovery::authorization_server),
         )
         .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route("/api/scopes", get(catalog::list))
         .route("/oauth2/token", post(token::post))
         .route("/o/token/", post(token::post))
         .route("/oauth/token", post(token::post))

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::keys::KeyAlg;
+use gatehouse_domain::oauth::catalog::InactiveScope;
 use gatehouse_domain::oauth::client::TokenStrategy;
 use gatehouse_domain::oauth::scope::Scope;
 use gatehouse_domain::oauth::token::{
@@ -54,6 +55,12 @@ impl From<TokenError> for OAuthError {
     }
 }
 
+impl From<InactiveScope> for OAuthError {
+    fn from(err: InactiveScope) -> Self {
+        OAuthError::invalid_scope(err.to_string())
+    }
+}
+
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -68,8 +75,19 @@ pub async fn post(
                 .map(|s| Scope::parse(&s))
                 .transpose()
                 .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+            // A scope the catalog holds as inactive is refused when asked for by name, and left
+            // out of the default grant (every registered scope) otherwise.
+            let scope = match scope {
+                Some(requested) => {
+                    state.scopes.refuse_inactive(client.tenant_id, &requested)?;
+                    requested
+                }
+                None => state
+                    .scopes
+                    .without_inactive(client.tenant_id, &client.metadata.scope),
+            };
             let request = ClientCredentialsRequest {
-                scope,
+                scope: Some(scope),
                 audience: requested_audience(&mut form)?,
             };
             let now = state.now();
