@@ -337,3 +337,55 @@ async fn operators_replace_message_templates_by_name() {
         assert!(messages[0]["body"].as_str().expect("body").contains(code));
     }
 }
+
+#[tokio::test]
+async fn a_recovery_code_read_from_the_smtp_server_recovers_the_account() {
+    use crate::selfservice::{api_flow, register, submit};
+    let (addr, server) = SmtpServer::start(false).await;
+    for app in TestApp::all_with("smtp_recovery", |config| {
+        config.smtp_url = Some(format!("smtp://{addr}"));
+    })
+    .await
+    {
+        let address = format!("lost-{}@example.com", app.backend);
+        register(&app, &address, "correct horse battery staple 93").await;
+        let flow = api_flow(&app, "recovery").await;
+        let (status, body) = submit(
+            &app,
+            "recovery",
+            &flow,
+            json!({"method": "code", "email": address}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let recovery_mail = async || {
+            server.received().into_iter().find(|m| {
+                m.to.iter().any(|to| to.contains(&address))
+                    && m.data.contains("Recover access to your account")
+            })
+        };
+        assert!(
+            within_10s(async || recovery_mail().await.is_some()).await,
+            "{}: no recovery message reached the SMTP server",
+            app.backend
+        );
+        let mail = recovery_mail().await.expect("received");
+        // The text part has the code alone on its line.
+        let code = mail
+            .data
+            .lines()
+            .map(str::trim)
+            .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+            .expect("a code line")
+            .to_owned();
+        let (status, body) = submit(
+            &app,
+            "recovery",
+            &flow,
+            json!({"method": "code", "code": code}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", app.backend);
+        assert!(body["session_token"].is_string());
+    }
+}
