@@ -367,7 +367,7 @@ pub fn is_public_address(ip: IpAddr) -> bool {
 }
 
 fn is_public_v4(v4: Ipv4Addr) -> bool {
-    let [a, b, ..] = v4.octets();
+    let [a, b, c, _] = v4.octets();
     !(v4.is_private()
         || v4.is_loopback()
         || v4.is_link_local()
@@ -376,6 +376,8 @@ fn is_public_v4(v4: Ipv4Addr) -> bool {
         || v4.is_broadcast()
         || a == 0 // "this network"
         || (a == 100 && (64..128).contains(&b)) // shared address space, RFC 6598
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments, RFC 6890
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking, RFC 2544
         || a >= 240) // reserved
 }
 
@@ -552,6 +554,8 @@ mod tests {
             "192.168.1.1",
             "169.254.169.254",
             "100.64.0.1",
+            "192.0.0.8",
+            "198.18.0.1",
             "0.0.0.0",
             "224.0.0.1",
             "255.255.255.255",
