@@ -3,7 +3,8 @@
 //! attempts, throttling, links built from the issuer, the admin recovery code, and the pages.
 
 use crate::selfservice::{
-    api_flow, code_of, login, message_of, outbox, register, shape, submit, whoami,
+    api_flow, audit_types, code_of, login, message_of, outbox, register, request_code,
+    save_settings, shape, submit, whoami,
 };
 use crate::support::{Browser, TestApp, json_of};
 use reqwest::{Method, StatusCode};
@@ -11,58 +12,6 @@ use serde_json::{Value, json};
 
 const STRONG: &str = "correct horse battery staple 93";
 const NEWER: &str = "violet tractor minds the orbit 17";
-
-/// Starts an API recovery flow for `address`; the flow id and the answer.
-async fn ask_for_code(app: &TestApp, address: &str) -> (String, StatusCode, Value) {
-    let flow = api_flow(app, "recovery").await;
-    let (status, body) = submit(
-        app,
-        "recovery",
-        &flow,
-        json!({"method": "code", "email": address}),
-    )
-    .await;
-    (flow, status, body)
-}
-
-async fn settings_submit(
-    app: &TestApp,
-    flow: &str,
-    token: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    json_of(
-        app.public_request(Method::POST, &format!("/self-service/settings?flow={flow}"))
-            .header("X-Session-Token", token)
-            .json(&body)
-            .send()
-            .await
-            .expect("sends"),
-    )
-    .await
-}
-
-async fn audit_types(app: &TestApp) -> Vec<String> {
-    let (status, body) = json_of(
-        app.admin_request(Method::GET, "/admin/audit-events?limit=200")
-            .send()
-            .await
-            .expect("sends"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let events = body
-        .get("events")
-        .cloned()
-        .unwrap_or(body)
-        .as_array()
-        .expect("array")
-        .clone();
-    events
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
 
 #[tokio::test]
 async fn a_recovery_code_signs_in_and_the_new_password_ends_other_sessions() {
@@ -72,7 +21,7 @@ async fn a_recovery_code_signs_in_and_the_new_password_ends_other_sessions() {
         assert_eq!(status, StatusCode::OK, "{second}");
         let second = second["session_token"].as_str().expect("token").to_owned();
 
-        let (flow, status, body) = ask_for_code(&app, "Ada@Example.com").await;
+        let (flow, status, body) = request_code(&app, "recovery", "Ada@Example.com").await;
         assert_eq!(status, StatusCode::OK, "{}: {body}", app.backend);
         assert_eq!(body["state"], "sent_email");
         assert_eq!(body["ui"]["messages"][0]["id"], 1_060_003);
@@ -138,7 +87,7 @@ async fn a_recovery_code_signs_in_and_the_new_password_ends_other_sessions() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(body["error"]["id"], "flow_completed");
 
-        let (status, body) = settings_submit(
+        let (status, body) = save_settings(
             &app,
             &settings_flow,
             &token,
@@ -174,9 +123,9 @@ async fn a_recovery_code_signs_in_and_the_new_password_ends_other_sessions() {
 async fn recovery_answers_an_unknown_address_exactly_like_a_known_one() {
     for app in TestApp::all("recovery_unknown").await {
         register(&app, "known@example.com", STRONG).await;
-        let (_, known_status, known) = ask_for_code(&app, "known@example.com").await;
+        let (_, known_status, known) = request_code(&app, "recovery", "known@example.com").await;
         let (unknown_flow, unknown_status, unknown) =
-            ask_for_code(&app, "nobody@example.com").await;
+            request_code(&app, "recovery", "nobody@example.com").await;
         assert_eq!(known_status, unknown_status);
         assert_eq!(shape(known), shape(unknown), "{}", app.backend);
         assert!(outbox(&app, "nobody@example.com").await.is_empty());
@@ -203,7 +152,7 @@ async fn recovery_answers_an_unknown_address_exactly_like_a_known_one() {
 async fn recovery_codes_expire_after_fifteen_minutes_and_allow_five_attempts() {
     for app in TestApp::all("recovery_limits").await {
         register(&app, "eve@example.com", STRONG).await;
-        let (flow, _, _) = ask_for_code(&app, "eve@example.com").await;
+        let (flow, _, _) = request_code(&app, "recovery", "eve@example.com").await;
         let code = code_of(&app, "eve@example.com", "recovery_code").await;
         app.clock.advance(time::Duration::minutes(15));
         let (status, body) = submit(
@@ -216,7 +165,7 @@ async fn recovery_codes_expire_after_fifteen_minutes_and_allow_five_attempts() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(body["ui"]["messages"][0]["id"], 4_060_005);
 
-        let (flow, _, _) = ask_for_code(&app, "eve@example.com").await;
+        let (flow, _, _) = request_code(&app, "recovery", "eve@example.com").await;
         let code = code_of(&app, "eve@example.com", "recovery_code").await;
         let wrong = if code == "000000" { "111111" } else { "000000" };
         for _ in 0..5 {
@@ -247,7 +196,7 @@ async fn recovery_requests_are_throttled_per_address_known_or_not() {
         register(&app, "busy@example.com", STRONG).await;
         for address in ["busy@example.com", "ghost@example.com"] {
             for _ in 0..10 {
-                let (_, status, body) = ask_for_code(&app, address).await;
+                let (_, status, body) = request_code(&app, "recovery", address).await;
                 assert_eq!(status, StatusCode::OK, "{body}");
             }
             let flow = api_flow(&app, "recovery").await;

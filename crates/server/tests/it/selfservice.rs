@@ -108,6 +108,55 @@ pub async fn register(app: &TestApp, address: &str, password: &str) -> String {
     body["session_token"].as_str().expect("token").to_owned()
 }
 
+/// Starts an API recovery or verification flow (`kind`) and asks for a code to `address`: the
+/// flow id and the answer.
+pub async fn request_code(app: &TestApp, kind: &str, address: &str) -> (String, StatusCode, Value) {
+    let flow = api_flow(app, kind).await;
+    let (status, body) = submit(
+        app,
+        kind,
+        &flow,
+        json!({"method": "code", "email": address}),
+    )
+    .await;
+    (flow, status, body)
+}
+
+/// Submits a settings flow with a session token.
+pub async fn save_settings(
+    app: &TestApp,
+    flow: &str,
+    token: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    json_of(
+        app.public_request(Method::POST, &format!("/self-service/settings?flow={flow}"))
+            .header("X-Session-Token", token)
+            .json(&body)
+            .send()
+            .await
+            .expect("sends"),
+    )
+    .await
+}
+
+/// The types of the newest audit events (up to 200).
+pub async fn audit_types(app: &TestApp) -> Vec<String> {
+    let (status, body) = json_of(
+        app.admin_request(Method::GET, "/admin/audit-events?limit=200")
+            .send()
+            .await
+            .expect("sends"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body.as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 /// Signs in through the API; the answer.
 pub async fn login(app: &TestApp, address: &str, password: &str) -> (StatusCode, Value) {
     let flow = api_flow(app, "login").await;

@@ -2,7 +2,7 @@
 //! a recent sign-in, an email change that needs verification again, flows bound to their
 //! identity, audit events, and the page.
 
-use crate::selfservice::{code_for, login, outbox, register};
+use crate::selfservice::{audit_types, code_for, login, outbox, register, save_settings};
 use crate::support::{Browser, TestApp, json_of};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -23,18 +23,6 @@ async fn settings_flow(app: &TestApp, token: &str) -> Value {
     body
 }
 
-async fn save(app: &TestApp, flow: &str, token: &str, body: Value) -> (StatusCode, Value) {
-    json_of(
-        app.public_request(Method::POST, &format!("/self-service/settings?flow={flow}"))
-            .header("X-Session-Token", token)
-            .json(&body)
-            .send()
-            .await
-            .expect("sends"),
-    )
-    .await
-}
-
 fn node<'a>(flow: &'a Value, name: &str) -> &'a Value {
     flow["ui"]["nodes"]
         .as_array()
@@ -42,21 +30,6 @@ fn node<'a>(flow: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|n| n["attributes"]["name"] == name)
         .unwrap_or_else(|| panic!("node {name} in {flow}"))
-}
-
-async fn audit_types(app: &TestApp) -> Vec<String> {
-    let (_, body) = json_of(
-        app.admin_request(Method::GET, "/admin/audit-events?limit=200")
-            .send()
-            .await
-            .expect("sends"),
-    )
-    .await;
-    body.as_array()
-        .expect("array")
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 #[tokio::test]
@@ -75,8 +48,7 @@ async fn people_update_their_profile_within_the_schema() {
             "New password"
         );
 
-        let (status, body) = save(
-            &app,
+        let (status, body) = save_settings(&app,
             &id,
             &token,
             json!({"method": "profile", "traits": {"email": "prof@example.com", "first_name": "Grace", "website": "not a url"}}),
@@ -88,8 +60,7 @@ async fn people_update_their_profile_within_the_schema() {
             "error"
         );
 
-        let (status, body) = save(
-            &app,
+        let (status, body) = save_settings(&app,
             &id,
             &token,
             json!({"method": "profile", "traits": {"email": "prof@example.com", "first_name": "Grace", "last_name": "Hopper"}}),
@@ -110,8 +81,7 @@ async fn people_update_their_profile_within_the_schema() {
         // A profile-only change needs no recent sign-in.
         app.clock.advance(time::Duration::hours(2));
         let later = settings_flow(&app, &token).await;
-        let (status, body) = save(
-            &app,
+        let (status, body) = save_settings(&app,
             later["id"].as_str().expect("id"),
             &token,
             json!({"method": "profile", "traits": {"email": "prof@example.com", "first_name": "Amazing Grace"}}),
@@ -134,7 +104,7 @@ async fn a_password_change_needs_a_sign_in_within_fifteen_minutes() {
         let flow = settings_flow(&app, &token).await;
         let id = flow["id"].as_str().expect("id").to_owned();
         app.clock.advance(time::Duration::minutes(16));
-        let (status, body) = save(
+        let (status, body) = save_settings(
             &app,
             &id,
             &token,
@@ -152,7 +122,7 @@ async fn a_password_change_needs_a_sign_in_within_fifteen_minutes() {
             "{redirect}"
         );
         // A weak password is refused before anything else.
-        let (status, body) = save(
+        let (status, body) = save_settings(
             &app,
             &id,
             &token,
@@ -164,7 +134,7 @@ async fn a_password_change_needs_a_sign_in_within_fifteen_minutes() {
         let (status, fresh) = login(&app, "priv@example.com", STRONG).await;
         assert_eq!(status, StatusCode::OK);
         let fresh = fresh["session_token"].as_str().expect("token").to_owned();
-        let (status, body) = save(
+        let (status, body) = save_settings(
             &app,
             &id,
             &fresh,
@@ -195,8 +165,7 @@ async fn a_new_email_address_must_be_verified_again() {
             flow["identity"]["verifiable_addresses"][0]["verified"],
             true
         );
-        let (status, body) = save(
-            &app,
+        let (status, body) = save_settings(&app,
             &id,
             &token,
             json!({"method": "profile", "traits": {"email": "New@Example.com", "first_name": "Ada"}}),
@@ -240,7 +209,7 @@ async fn a_new_email_address_must_be_verified_again() {
 
         // Another account's address is refused next to the field.
         register(&app, "taken@example.com", STRONG).await;
-        let (status, body) = save(
+        let (status, body) = save_settings(
             &app,
             flow["id"].as_str().expect("id"),
             &token,
@@ -254,7 +223,7 @@ async fn a_new_email_address_must_be_verified_again() {
 
         // Changing the address also needs a recent sign-in.
         app.clock.advance(time::Duration::minutes(20));
-        let (status, body) = save(
+        let (status, body) = save_settings(
             &app,
             flow["id"].as_str().expect("id"),
             &token,
@@ -272,8 +241,7 @@ async fn a_settings_flow_belongs_to_its_identity() {
         let bob = register(&app, "bob@example.com", STRONG).await;
         let flow = settings_flow(&app, &alice).await;
         let id = flow["id"].as_str().expect("id").to_owned();
-        let (status, body) = save(
-            &app,
+        let (status, body) = save_settings(&app,
             &id,
             &bob,
             json!({"method": "profile", "traits": {"email": "alice@example.com", "first_name": "Mallory"}}),

@@ -2,7 +2,7 @@
 //! verification flow (API and pages, with the emailed link), `verified` in the admin API,
 //! single-use, expiring and attempt-limited codes, and throttled resends.
 
-use crate::selfservice::{api_flow, code_for, outbox, shape, submit};
+use crate::selfservice::{api_flow, code_for, outbox, request_code, shape, submit};
 use crate::support::{Browser, TestApp, json_of};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -38,18 +38,6 @@ async fn admin_address(app: &TestApp, id: &str) -> Value {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["verifiable_addresses"][0].clone()
-}
-
-async fn ask_for_code(app: &TestApp, address: &str) -> (String, StatusCode, Value) {
-    let flow = api_flow(app, "verification").await;
-    let (status, body) = submit(
-        app,
-        "verification",
-        &flow,
-        json!({"method": "code", "email": address}),
-    )
-    .await;
-    (flow, status, body)
 }
 
 #[tokio::test]
@@ -117,15 +105,16 @@ async fn a_registration_that_signs_in_at_once_sends_a_verification_code() {
 async fn verification_answers_unknown_addresses_alike_and_limits_codes() {
     for app in TestApp::all("verify_limits").await {
         let id = admin_identity(&app, "vera@example.com").await;
-        let (_, known_status, known) = ask_for_code(&app, "vera@example.com").await;
-        let (_, unknown_status, unknown) = ask_for_code(&app, "nobody@example.com").await;
+        let (_, known_status, known) = request_code(&app, "verification", "vera@example.com").await;
+        let (_, unknown_status, unknown) =
+            request_code(&app, "verification", "nobody@example.com").await;
         assert_eq!(known_status, StatusCode::OK, "{known}");
         assert_eq!(known_status, unknown_status);
         assert_eq!(shape(known), shape(unknown));
         assert!(outbox(&app, "nobody@example.com").await.is_empty());
 
         // Expired after an hour.
-        let (flow, _, _) = ask_for_code(&app, "vera@example.com").await;
+        let (flow, _, _) = request_code(&app, "verification", "vera@example.com").await;
         let code = code_for(&app, "vera@example.com").await;
         app.clock.advance(time::Duration::minutes(61));
         let (status, body) = submit(
@@ -142,7 +131,7 @@ async fn verification_answers_unknown_addresses_alike_and_limits_codes() {
         assert_eq!(admin_address(&app, &id).await["verified"], false);
 
         // Five attempts.
-        let (flow, _, _) = ask_for_code(&app, "vera@example.com").await;
+        let (flow, _, _) = request_code(&app, "verification", "vera@example.com").await;
         let code = code_for(&app, "vera@example.com").await;
         let wrong = if code == "000000" { "111111" } else { "000000" };
         for _ in 0..5 {
@@ -166,7 +155,7 @@ async fn verification_answers_unknown_addresses_alike_and_limits_codes() {
         assert_eq!(body["ui"]["messages"][0]["id"], 4_010_009);
 
         // Sending again in the same flow replaces the code; the hourly budget is ten.
-        let (flow, _, _) = ask_for_code(&app, "vera@example.com").await;
+        let (flow, _, _) = request_code(&app, "verification", "vera@example.com").await;
         let mut last = StatusCode::OK;
         for _ in 0..10 {
             // Messages sort by time: one second apart, the newest is the last code sent.

@@ -7,13 +7,18 @@ use crate::audit;
 use crate::courier::{self, Template};
 use crate::error::ApiError;
 use crate::extract::RequestMeta;
-use crate::identity::flow::{Submission, answer_with_flow, concurrent, reject};
+use crate::identity::flow::{
+    FlowQuery, Submission, answer_with_flow, begin_submission, concurrent, error_response, reject,
+};
 use crate::state::AppState;
 use crate::throttle::{RetryAfter, code_budget};
+use crate::webhooks::{self, WebhookContext, WebhookEvent};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
 use gatehouse_domain::flow::{CodeChallenge, Flavor, Flow, FlowKind, FlowState, UiMessage};
+use gatehouse_domain::identity::Identity;
 use gatehouse_domain::identity::normalize_identifier;
 use gatehouse_domain::identity::store::AddressKind;
 use gatehouse_domain::ids::TenantId;
@@ -83,6 +88,13 @@ impl Purpose {
         }
     }
 
+    fn event(self) -> WebhookEvent {
+        match self {
+            Self::Recovery => WebhookEvent::RecoveryAfter,
+            Self::Verification => WebhookEvent::VerificationAfter,
+        }
+    }
+
     fn requested_event(self) -> AuditEventType {
         match self {
             Self::Recovery => AuditEventType::RecoveryRequested,
@@ -119,7 +131,7 @@ fn plausible_address(address: &str) -> bool {
 }
 
 /// The form's `email` was submitted: sends (or sends again) a code to it.
-pub async fn send_code(
+async fn send_code(
     state: &AppState,
     mut flow: Flow,
     submission: &Submission,
@@ -219,8 +231,101 @@ async fn too_many_codes(
     }
 }
 
+/// `POST /self-service/{recovery,verification}?flow=`: `email` alone (re)sends a code, `code`
+/// enters one; a right code that the blocking hooks let through finishes the flow (recovery:
+/// a session and a settings flow; verification: the address verified).
+pub async fn submit(
+    state: &AppState,
+    purpose: Purpose,
+    query: &FlowQuery,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let (flow, submission) =
+        match begin_submission(state, purpose.kind(), query, headers, body).await {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+    if let Some(err) = unsupported_method(&submission) {
+        return error_response(submission.is_form, err);
+    }
+    let result = if wants_new_code(&flow, &submission) {
+        send_code(state, flow, &submission, meta, purpose).await
+    } else {
+        match prove(state, flow, &submission, meta, purpose).await {
+            Ok(Ok(proven)) => match purpose {
+                Purpose::Recovery => {
+                    crate::identity::recovery::finish(state, proven, &submission, meta).await
+                }
+                Purpose::Verification => {
+                    crate::identity::verification::finish(state, proven, &submission, meta).await
+                }
+            },
+            Ok(Err(refused)) => Ok(refused),
+            Err(err) => Err(err),
+        }
+    };
+    result.unwrap_or_else(|err| error_response(submission.is_form, err))
+}
+
+/// A right code that the blocking hooks let through.
+pub struct Proven {
+    /// The flow, done.
+    pub flow: Flow,
+    /// The identity as it was when the code came back.
+    pub identity: Identity,
+    /// The address the code went to.
+    pub address: String,
+    /// The hooks' context (flow, identity, client), for the async hooks once finished.
+    pub hook: WebhookContext,
+}
+
+/// Checks the code, finds the identity it was for (active, for recovery) and runs the event's
+/// blocking hooks; a wrong code or a veto gives the answer to send (`Ok(Err(..))`). The code is
+/// used up even when a hook refuses.
+async fn prove(
+    state: &AppState,
+    flow: Flow,
+    submission: &Submission,
+    meta: &RequestMeta,
+    purpose: Purpose,
+) -> Result<Result<Proven, Response>, ApiError> {
+    let (mut flow, identity_id, address) =
+        match enter_code(state, flow, submission, purpose).await? {
+            Entered::Refused(response) => return Ok(Err(response)),
+            Entered::Accepted {
+                flow,
+                identity_id,
+                address,
+            } => (*flow, identity_id, address),
+        };
+    let identity = state
+        .store
+        .find_identity(flow.tenant_id, identity_id)
+        .await?
+        .filter(|identity| purpose == Purpose::Verification || identity.is_active())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "identity_unavailable",
+                "the account this code was for no longer exists or can no longer sign in",
+            )
+        })?;
+    let hook = WebhookContext::for_flow(state, &flow, meta).identity(&identity);
+    if let Err(veto) = webhooks::before(state, purpose.event(), &hook).await {
+        veto.apply_to(&mut flow);
+        return Ok(Err(reject(state, &mut flow, submission).await?));
+    }
+    Ok(Ok(Proven {
+        flow,
+        identity,
+        address,
+        hook,
+    }))
+}
+
 /// What entering a code gave.
-pub enum Entered {
+enum Entered {
     /// The right code: the flow is marked done (stored), and the caller finishes it.
     Accepted {
         flow: Box<Flow>,
@@ -233,7 +338,7 @@ pub enum Entered {
 
 /// The form's `code` was submitted: checks it against the flow's challenge. Exactly one of two
 /// concurrent right codes is accepted (the flow is compare-and-swapped).
-pub async fn enter_code(
+async fn enter_code(
     state: &AppState,
     mut flow: Flow,
     submission: &Submission,
@@ -317,7 +422,7 @@ async fn refuse(
 
 /// Which step a submission to a recovery or verification flow is: `email` alone (re)sends a
 /// code, `code` enters one.
-pub fn wants_new_code(flow: &Flow, submission: &Submission) -> bool {
+fn wants_new_code(flow: &Flow, submission: &Submission) -> bool {
     match flow.state {
         FlowState::ChooseMethod => true,
         _ => {
@@ -327,7 +432,7 @@ pub fn wants_new_code(flow: &Flow, submission: &Submission) -> bool {
 }
 
 /// The method a submission names, when it names one other than `code`.
-pub fn unsupported_method(submission: &Submission) -> Option<ApiError> {
+fn unsupported_method(submission: &Submission) -> Option<ApiError> {
     submission
         .text("method")
         .filter(|m| *m != "code")

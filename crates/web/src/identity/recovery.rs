@@ -8,18 +8,15 @@
 use crate::audit;
 use crate::error::ApiError;
 use crate::extract::RequestMeta;
-use crate::identity::code_flow::{
-    Entered, Purpose, enter_code, send_code, unsupported_method, wants_new_code,
-};
+use crate::identity::code_flow::{self, Proven, Purpose};
 use crate::identity::flow::{
-    FlowQuery, InitQuery, Submission, begin_submission, error_response, reject, see_other,
-    start_api_flow, start_browser_flow,
+    FlowQuery, InitQuery, Submission, see_other, start_api_flow, start_browser_flow,
 };
 use crate::identity::session;
 use crate::identity::settings;
 use crate::identity::verification::mark_address_verified;
 use crate::state::AppState;
-use crate::webhooks::{self, WebhookContext, WebhookEvent};
+use crate::webhooks::{self, WebhookEvent};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -27,7 +24,7 @@ use axum::http::HeaderMap;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
-use gatehouse_domain::flow::{Flavor, Flow, FlowKind, UiMessage};
+use gatehouse_domain::flow::{Flavor, FlowKind, UiMessage};
 use gatehouse_domain::session::AuthenticationMethod;
 use serde_json::json;
 
@@ -65,59 +62,31 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (flow, submission) =
-        match begin_submission(&state, FlowKind::Recovery, &query, &headers, &body).await {
-            Ok(found) => found,
-            Err(response) => return response,
-        };
-    if let Some(err) = unsupported_method(&submission) {
-        return error_response(submission.is_form, err);
-    }
-    let result = if wants_new_code(&flow, &submission) {
-        send_code(&state, flow, &submission, &meta, Purpose::Recovery).await
-    } else {
-        recover(&state, flow, &submission, &meta).await
-    };
-    result.unwrap_or_else(|err| error_response(submission.is_form, err))
+    code_flow::submit(&state, Purpose::Recovery, &query, &meta, &headers, &body).await
 }
 
-async fn recover(
+/// The right code came back: a new session and a settings flow for the new password.
+pub(crate) async fn finish(
     state: &AppState,
-    flow: Flow,
+    proven: Proven,
     submission: &Submission,
     meta: &RequestMeta,
 ) -> Result<Response, ApiError> {
-    let (mut flow, identity_id, address) =
-        match enter_code(state, flow, submission, Purpose::Recovery).await? {
-            Entered::Refused(response) => return Ok(response),
-            Entered::Accepted {
-                flow,
-                identity_id,
-                address,
-            } => (*flow, identity_id, address),
-        };
-    let unavailable = || {
-        ApiError::bad_request(
-            "identity_unavailable",
-            "the account this code was for can no longer sign in",
-        )
-    };
-    let found = state
-        .store
-        .find_identity(flow.tenant_id, identity_id)
-        .await?
-        .filter(|identity| identity.is_active())
-        .ok_or_else(unavailable)?;
-    // A blocking hook may still refuse; the code is used up either way.
-    let hook = WebhookContext::for_flow(state, &flow, meta).identity(&found);
-    if let Err(veto) = webhooks::before(state, WebhookEvent::RecoveryAfter, &hook).await {
-        veto.apply_to(&mut flow);
-        return reject(state, &mut flow, submission).await;
-    }
+    let Proven {
+        flow,
+        identity,
+        address,
+        hook,
+    } = proven;
     // The code reached the address: when it is also a verifiable address, it is verified now.
-    let identity = mark_address_verified(state, identity_id, &address)
+    let identity = mark_address_verified(state, identity.id, &address)
         .await?
-        .ok_or_else(unavailable)?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "identity_unavailable",
+                "the account this code was for no longer exists",
+            )
+        })?;
     let now = state.now();
     let methods = vec![AuthenticationMethod {
         method: "code_recovery".to_owned(),

@@ -8,15 +8,13 @@ use crate::audit;
 use crate::courier;
 use crate::error::ApiError;
 use crate::extract::RequestMeta;
-use crate::identity::code_flow::{
-    Entered, Purpose, code_link, enter_code, send_code, unsupported_method, wants_new_code,
-};
+use crate::identity::code_flow::{self, Proven, Purpose, code_link};
 use crate::identity::flow::{
-    FlowQuery, InitQuery, Submission, answer_with_flow, begin_submission, error_response, new_flow,
-    reject, start_api_flow, start_browser_flow,
+    FlowQuery, InitQuery, Submission, answer_with_flow, new_flow, start_api_flow,
+    start_browser_flow,
 };
 use crate::state::AppState;
-use crate::webhooks::{self, WebhookContext, WebhookEvent};
+use crate::webhooks::{self, WebhookEvent};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -53,56 +51,38 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (flow, submission) =
-        match begin_submission(&state, FlowKind::Verification, &query, &headers, &body).await {
-            Ok(found) => found,
-            Err(response) => return response,
-        };
-    if let Some(err) = unsupported_method(&submission) {
-        return error_response(submission.is_form, err);
-    }
-    let result = if wants_new_code(&flow, &submission) {
-        send_code(&state, flow, &submission, &meta, Purpose::Verification).await
-    } else {
-        verify(&state, flow, &submission, &meta).await
-    };
-    result.unwrap_or_else(|err| error_response(submission.is_form, err))
+    code_flow::submit(
+        &state,
+        Purpose::Verification,
+        &query,
+        &meta,
+        &headers,
+        &body,
+    )
+    .await
 }
 
-async fn verify(
+/// The right code came back: the address is verified.
+pub(crate) async fn finish(
     state: &AppState,
-    flow: Flow,
+    proven: Proven,
     submission: &Submission,
     meta: &RequestMeta,
 ) -> Result<Response, ApiError> {
-    let (mut flow, identity_id, address) =
-        match enter_code(state, flow, submission, Purpose::Verification).await? {
-            Entered::Refused(response) => return Ok(response),
-            Entered::Accepted {
-                flow,
-                identity_id,
-                address,
-            } => (*flow, identity_id, address),
-        };
-    let gone = || {
-        ApiError::not_found(
-            "identity_not_found",
-            "the account this code was for no longer exists",
-        )
-    };
-    let found = state
-        .store
-        .find_identity(flow.tenant_id, identity_id)
+    let Proven {
+        mut flow,
+        identity,
+        address,
+        hook,
+    } = proven;
+    let identity = mark_address_verified(state, identity.id, &address)
         .await?
-        .ok_or_else(gone)?;
-    let hook = WebhookContext::for_flow(state, &flow, meta).identity(&found);
-    if let Err(veto) = webhooks::before(state, WebhookEvent::VerificationAfter, &hook).await {
-        veto.apply_to(&mut flow);
-        return reject(state, &mut flow, submission).await;
-    }
-    let identity = mark_address_verified(state, identity_id, &address)
-        .await?
-        .ok_or_else(gone)?;
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "identity_not_found",
+                "the account this code was for no longer exists",
+            )
+        })?;
     flow.form.messages.push(UiMessage::success(
         1_080_002,
         "You successfully verified your email address.",
