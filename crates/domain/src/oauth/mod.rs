@@ -1,6 +1,7 @@
-//! OAuth 2.0 rules: clients, scopes and the scope catalog, redirect URIs, access tokens,
-//! introspection.
+//! OAuth 2.0 rules: clients, scopes and the scope catalog, redirect URIs, the authorization
+//! request, access tokens, introspection.
 
+pub mod authorize;
 pub mod catalog;
 pub mod client;
 pub mod duration;
