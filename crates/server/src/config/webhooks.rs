@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use gatehouse_domain::ip_ban::IpNet;
 use gatehouse_domain::secret::Secret;
 use gatehouse_domain::webhook::{TargetPolicy, WebhookEvent, WebhookMode};
-use gatehouse_web::webhooks::{WebhookConfig, WebhookSettings, Webhooks};
+use gatehouse_web::webhooks::{PayloadFormat, WebhookConfig, WebhookSettings, Webhooks};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use time::Duration;
@@ -28,6 +28,8 @@ pub(super) struct WebhookFile {
     /// configuration file).
     payload: Option<String>,
     payload_file: Option<PathBuf>,
+    /// The template's language: `jsonnet` (default, as Ory Kratos) or `minijinja`.
+    payload_format: Option<String>,
     /// Per request [default: 5s].
     timeout: Option<String>,
     /// Attempts of an asynchronous delivery [default: 8].
@@ -180,6 +182,22 @@ fn resolve_hook(
         (Some(_), Some(_)) => bail!("set either payload or payload_file, not both"),
         (None, None) => None,
     };
+    let payload_format = match hook.payload_format.as_deref() {
+        None => PayloadFormat::default(),
+        Some(_) if payload.is_none() => {
+            bail!(
+                "payload_format needs payload or payload_file (the default payload has no format to choose)"
+            )
+        }
+        Some(name) => PayloadFormat::parse(name).with_context(|| {
+            format!(
+                "payload_format must be {} (got {name:?})",
+                PayloadFormat::ALL
+                    .map(|f| format!("{:?}", f.as_str()))
+                    .join(" or ")
+            )
+        })?,
+    };
     let timeout = duration("timeout", hook.timeout.as_deref(), Duration::seconds(5))?;
     if timeout > MAX_TIMEOUT {
         bail!("timeout must be at most 60s");
@@ -199,6 +217,7 @@ fn resolve_hook(
         secret,
         mode,
         payload,
+        payload_format,
         timeout: timeout.unsigned_abs(),
         max_attempts,
     })
@@ -235,7 +254,7 @@ mod tests {
             events = ["registration.after", "login.after"]
             url = "https://hooks.example/in"
             secret = "0123456789abcdef0123"
-            payload = '{"id": {{ ctx.identity.id }}}'
+            payload = 'function(ctx) { id: ctx.identity.id }'
             timeout = "2s"
             max_attempts = 3
 
@@ -246,15 +265,25 @@ mod tests {
             secret_env = "HOOK_SECRET"
             mode = "blocking"
 
+            [[webhooks]]
+            id = "legacy"
+            events = ["login.after"]
+            url = "https://legacy.example/in"
+            secret = "0123456789abcdef0123"
+            payload = '{"id": {{ ctx.identity.id }}}'
+            payload_format = "minijinja"
+
             [webhook_delivery]
             allowed_networks = ["10.0.0.0/8"]
             first_retry = "10s"
             "#,
         )
         .expect("valid");
-        let [crm, gate] = &settings.hooks[..] else {
-            panic!("two hooks")
+        let [crm, gate, legacy] = &settings.hooks[..] else {
+            panic!("three hooks")
         };
+        assert_eq!(crm.payload_format, PayloadFormat::Jsonnet);
+        assert_eq!(legacy.payload_format, PayloadFormat::Minijinja);
         assert_eq!(
             crm.events,
             vec![WebhookEvent::RegistrationAfter, WebhookEvent::LoginAfter]
@@ -289,13 +318,45 @@ mod tests {
             "{err}"
         );
         let err = error(&hook(
-            "events = [\"login.after\"]\npayload = '{\"id\": \"{{ ctx.identity.id }}\"}'",
+            "events = [\"login.after\"]\npayload = '{\"id\": \"{{ ctx.identity.id }}\"}'\npayload_format = \"minijinja\"",
         ));
         assert!(err.contains("not valid JSON"), "{err}");
         let err = error(&hook(
-            "events = [\"login.after\"]\npayload = '{{ ctx.identity.id '",
+            "events = [\"login.after\"]\npayload = '{{ ctx.identity.id '\npayload_format = \"minijinja\"",
         ));
         assert!(err.contains("does not compile"), "{err}");
+        // Jsonnet is the default: a syntax error names the hook and the place.
+        let err = error(&hook(
+            r#"events = ["login.after"]
+payload = """
+function(ctx) {
+  id: ctx.identity.id,,
+}"""
+"#,
+        ));
+        assert!(
+            err.contains("\"crm\"") && err.contains("does not compile") && err.contains("line 2"),
+            "{err}"
+        );
+        let err = error(&hook(
+            "events = [\"login.after\"]\npayload = 'import \"/etc/passwd\"'",
+        ));
+        assert!(
+            err.contains("\"crm\"") && err.contains("`import` is not allowed"),
+            "{err}"
+        );
+        let err = error(&hook(
+            "events = [\"login.after\"]\npayload = '{}'\npayload_format = \"handlebars\"",
+        ));
+        assert!(
+            err.contains("\"crm\"")
+                && err.contains(r#"payload_format must be "jsonnet" or "minijinja""#),
+            "{err}"
+        );
+        let err = error(&hook(
+            "events = [\"login.after\"]\npayload_format = \"minijinja\"",
+        ));
+        assert!(err.contains("payload_format needs payload"), "{err}");
         let err = error(&hook("events = [\"login.after\"]\nmode = \"sometimes\""));
         assert!(err.contains("mode"), "{err}");
         let err = error(&hook(

@@ -1,7 +1,9 @@
 //! Web hooks against a real HTTP receiver started in the test (axum on 127.0.0.1:0), which
 //! records every request and answers from a script: asynchronous deliveries with their signature,
 //! retries and abandonment; blocking hooks that let a flow through, veto it (messages on the
-//! form, in JSON and on the page) or fail closed; and the refusal of private addresses.
+//! form, in JSON and on the page) or fail closed; and the refusal of private addresses. Payloads
+//! are Kratos-style Jsonnet programs (one shaped like Ory Kratos' documented registration hook,
+//! one that cancels), and one hook keeps a minijinja template.
 
 use crate::support::{Browser, TestApp, json_of};
 use axum::body::Bytes;
@@ -10,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use gatehouse::config::Config;
 use gatehouse_domain::secret::Secret;
 use gatehouse_domain::webhook::{WebhookEvent, WebhookMode};
-use gatehouse_web::webhooks::WebhookConfig;
+use gatehouse_web::webhooks::{PayloadFormat, WebhookConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -105,6 +107,7 @@ fn hook(id: &str, event: WebhookEvent, addr: SocketAddr, mode: WebhookMode) -> W
         secret: Secret::new(SECRET),
         mode,
         payload: None,
+        payload_format: PayloadFormat::Jsonnet,
         timeout: Duration::from_secs(5),
         max_attempts: 8,
     }
@@ -249,7 +252,7 @@ async fn async_registration_hooks_deliver_a_signed_body_from_the_template() {
     for app in TestApp::all_with("webhooks_async", |config| {
         let mut crm = hook("crm", WebhookEvent::RegistrationAfter, addr, WebhookMode::Async);
         crm.payload = Some(
-            r#"{"user": {{ ctx.identity.id }}, "email": {{ ctx.identity.traits.email }}, "event": {{ ctx.event }}, "flow_type": {{ ctx.flow.type }}, "session": {{ ctx.session.id }}}"#.to_owned(),
+            "function(ctx) {\n  user: ctx.identity.id,\n  email: ctx.identity.traits.email,\n  event: ctx.event,\n  flow_type: ctx.flow.type,\n  session: ctx.session.id,\n}\n".to_owned(),
         );
         configure(config, vec![crm]);
     })
@@ -513,15 +516,16 @@ async fn a_vetoed_browser_registration_shows_the_message_on_the_page() {
 async fn a_blocking_hook_that_answers_2xx_lets_registration_through() {
     let (addr, receiver) = Receiver::ok().await;
     for app in TestApp::all_with("webhooks_pass", |config| {
-        configure(
-            config,
-            vec![hook(
-                "gate",
-                WebhookEvent::RegistrationAfter,
-                addr,
-                WebhookMode::Blocking,
-            )],
+        let mut gate = hook(
+            "gate",
+            WebhookEvent::RegistrationAfter,
+            addr,
+            WebhookMode::Blocking,
         );
+        gate.payload = Some(
+            "function(ctx) { event: ctx.event, identity: { id: ctx.identity.id, email: ctx.identity.traits.email }, session: ctx.session }".to_owned(),
+        );
+        configure(config, vec![gate]);
     })
     .await
     {
@@ -604,15 +608,13 @@ async fn login_hooks_run_async_after_and_can_veto_before() {
     )
     .await;
     for app in TestApp::all_with("webhooks_login", |config| {
-        configure(
-            config,
-            vec![hook(
-                "audit",
-                WebhookEvent::LoginAfter,
-                addr,
-                WebhookMode::Async,
-            )],
+        // The one minijinja template: expressions print JSON.
+        let mut audit = hook("audit", WebhookEvent::LoginAfter, addr, WebhookMode::Async);
+        audit.payload = Some(
+            r#"{"event": {{ ctx.event }}, "session": {"id": {{ ctx.session.id }}}, "flow": {"kind": {{ ctx.flow.kind }}}, "email": {{ ctx.identity.traits.email }}}"#.to_owned(),
         );
+        audit.payload_format = PayloadFormat::Minijinja;
+        configure(config, vec![audit]);
     })
     .await
     {
@@ -670,6 +672,130 @@ async fn login_hooks_run_async_after_and_can_veto_before() {
         assert_eq!(
             deliveries(&app, "?webhook_id=gate").await[0]["status"],
             "vetoed"
+        );
+    }
+}
+
+/// Shaped like the registration hook body in Ory Kratos' documentation, used unchanged.
+const KRATOS_REGISTRATION_BODY: &str = r#"function(ctx) {
+  userId: ctx.identity.id,
+  traits: {
+    email: ctx.identity.traits.email,
+  },
+  // Optional parts are looked up with std.objectHas, as Kratos templates do.
+  [if std.objectHas(ctx.identity.traits, "name") then "name"]: ctx.identity.traits.name,
+  schema: ctx.identity.schema_id,
+  verifiable: [a.value for a in ctx.identity.verifiable_addresses],
+  flowId: ctx.flow.id,
+  requestUrl: ctx.request_url,
+  method: ctx.request_method,
+}
+"#;
+
+#[tokio::test]
+async fn a_kratos_registration_template_runs_unchanged() {
+    let (addr, receiver) = Receiver::ok().await;
+    for app in TestApp::all_with("webhooks_kratos", |config| {
+        let mut crm = hook(
+            "crm",
+            WebhookEvent::RegistrationAfter,
+            addr,
+            WebhookMode::Async,
+        );
+        crm.payload = Some(KRATOS_REGISTRATION_BODY.to_owned());
+        configure(config, vec![crm]);
+    })
+    .await
+    {
+        let address = format!("kratos-{}@example.com", app.backend);
+        let (status, body) = register(&app, &address).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        delivery_with_status(&app, "crm", "delivered", false).await;
+        let request = receiver
+            .received()
+            .into_iter()
+            .find(|r| r.body.contains(&address))
+            .expect("the receiver got the hook");
+        assert!(signature_is_valid(&request.headers, &request.body));
+        let sent: Value = serde_json::from_str(&request.body).expect("a JSON body");
+        assert_eq!(sent["userId"], body["identity"]["id"], "{}", app.backend);
+        assert_eq!(sent["traits"], json!({"email": address}));
+        assert!(sent.get("name").is_none(), "{sent}");
+        assert_eq!(sent["schema"], body["identity"]["schema_id"]);
+        assert_eq!(sent["verifiable"], json!([address]));
+        assert!(sent["flowId"].is_string(), "{sent}");
+        assert_eq!(sent["method"], "POST");
+        assert!(
+            sent["requestUrl"]
+                .as_str()
+                .is_some_and(|u| u.contains("/self-service/registration?flow=")),
+            "{sent}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_jsonnet_template_can_cancel_a_call_and_one_that_fails_fails_closed() {
+    let (addr, receiver) = Receiver::ok().await;
+    let (gate_addr, _) = Receiver::ok().await;
+    for app in TestApp::all_with("webhooks_jsonnet_cancel", |config| {
+        // As in Kratos: `error "cancel"` sends nothing for that event.
+        let mut crm = hook("crm", WebhookEvent::RegistrationAfter, addr, WebhookMode::Async);
+        crm.payload = Some(
+            r#"function(ctx)
+  if std.endsWith(ctx.identity.traits.email, "@internal.example") then error "cancel"
+  else { email: ctx.identity.traits.email }"#
+                .to_owned(),
+        );
+        // Evaluates for the sample context at start-up, fails for one address at run time.
+        let mut gate = hook(
+            "gate",
+            WebhookEvent::RegistrationAfter,
+            gate_addr,
+            WebhookMode::Blocking,
+        );
+        gate.payload = Some(
+            r#"function(ctx)
+  if std.startsWith(ctx.identity.traits.email, "broken-") then error "no payload for " + ctx.identity.traits.email
+  else { email: ctx.identity.traits.email }"#
+                .to_owned(),
+        );
+        configure(config, vec![crm, gate]);
+    })
+    .await
+    {
+        let internal = format!("staff-{}@internal.example", app.backend);
+        let (status, body) = register(&app, &internal).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let outside = format!("outside-{}@example.com", app.backend);
+        let (status, body) = register(&app, &outside).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        delivery_with_status(&app, "crm", "delivered", false).await;
+        let crm = deliveries(&app, "?webhook_id=crm").await;
+        assert_eq!(crm.len(), 1, "only the outside address: {crm:?}");
+        assert!(crm[0]["body"].as_str().is_some_and(|b| b.contains(&outside)));
+        assert!(
+            !receiver.received().iter().any(|r| r.body.contains(&internal)),
+            "a cancelled call is not sent"
+        );
+
+        let broken = format!("broken-{}@example.com", app.backend);
+        let before = identity_count(&app).await;
+        let (status, flow) = register(&app, &broken).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{flow}");
+        assert!(
+            flow["ui"]["messages"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("could not be completed right now")),
+            "{flow}"
+        );
+        assert_eq!(identity_count(&app).await, before);
+        let failed = deliveries(&app, "?webhook_id=gate&status=failed").await;
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        let error = failed[0]["last_error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("payload template failed") && error.contains("no payload for"),
+            "{error}"
         );
     }
 }

@@ -10,10 +10,12 @@
 //! * [`after`] queues the event's **asynchronous** hooks once the flow completed; a worker on
 //!   every node ([`worker::deliver`]) sends them with retries. It never fails the flow.
 //!
-//! Payloads are minijinja templates that print JSON ([`template`]); every request is signed
+//! Payloads are Jsonnet programs over the same `ctx` as Ory Kratos' web hooks ([`jsonnet`]), or
+//! minijinja templates that print JSON ([`template`]); every request is signed
 //! (`X-Gatehouse-Signature`, see [`gatehouse_domain::webhook::signature_header`]) and goes only
 //! to allowed addresses ([`send`]).
 
+pub mod jsonnet;
 pub mod send;
 pub mod template;
 pub mod worker;
@@ -36,6 +38,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 pub use gatehouse_domain::webhook::WebhookEvent;
+pub use template::{PayloadFormat, Rendered};
 
 /// One configured hook.
 #[derive(Debug, Clone)]
@@ -49,6 +52,8 @@ pub struct WebhookConfig {
     pub mode: WebhookMode,
     /// The payload template; `None` for the default payload.
     pub payload: Option<String>,
+    /// The language of `payload`.
+    pub payload_format: PayloadFormat,
     /// How long one request may take.
     pub timeout: Duration,
     /// Attempts of an asynchronous delivery before it is abandoned.
@@ -334,8 +339,16 @@ pub async fn before(
     let webhooks = &state.webhooks;
     for hook in webhooks.of(event, WebhookMode::Blocking) {
         let now = state.now();
-        let (body, render_error) = match webhooks.templates.render(&hook.id, event, ctx) {
-            Ok(body) => (body, None),
+        let (body, render_error) = match webhooks.templates.render(&hook.id, event, ctx).await {
+            Ok(Rendered::Body(body)) => (body, None),
+            Ok(Rendered::Cancelled) => {
+                tracing::debug!(
+                    webhook.id = hook.id,
+                    %event,
+                    "the payload template cancelled the call"
+                );
+                continue;
+            }
             Err(err) => (String::new(), Some(err)),
         };
         let mut delivery = WebhookDelivery::new(
@@ -425,8 +438,8 @@ pub async fn after(state: &AppState, event: WebhookEvent, ctx: &WebhookContext) 
     let mut queued = false;
     for hook in webhooks.of(event, WebhookMode::Async) {
         let now = state.now();
-        let mut delivery = match webhooks.templates.render(&hook.id, event, ctx) {
-            Ok(body) => WebhookDelivery::new(
+        let mut delivery = match webhooks.templates.render(&hook.id, event, ctx).await {
+            Ok(Rendered::Body(body)) => WebhookDelivery::new(
                 &hook.id,
                 event,
                 WebhookMode::Async,
@@ -435,6 +448,14 @@ pub async fn after(state: &AppState, event: WebhookEvent, ctx: &WebhookContext) 
                 now,
                 webhooks.settings.retention,
             ),
+            Ok(Rendered::Cancelled) => {
+                tracing::debug!(
+                    webhook.id = hook.id,
+                    %event,
+                    "the payload template cancelled the call"
+                );
+                continue;
+            }
             Err(err) => {
                 let mut d = WebhookDelivery::new(
                     &hook.id,

@@ -1,24 +1,69 @@
-//! Payload templates: minijinja with JSON output (docs/adr/0003). Every `{{ expression }}` prints
-//! its value as JSON — a string with its quotes and escapes, an object as an object — so a
-//! template is JSON with holes, and a trait holding quotes or newlines cannot break it:
+//! Payload templates (docs/adr/0003). A hook's `payload` is a Jsonnet program by default
+//! ([`super::jsonnet`], the language of Ory Kratos' web-hook bodies), or a minijinja template with
+//! `payload_format = "minijinja"`. A hook without one sends [`DEFAULT_PAYLOAD`].
+//!
+//! A minijinja template prints JSON: every `{{ expression }}` prints its value as JSON — a string
+//! with its quotes and escapes, an object as an object — so a template is JSON with holes, and a
+//! trait holding quotes or newlines cannot break it:
 //!
 //! ```text
 //! {"user": {{ ctx.identity.id }}, "email": {{ ctx.identity.traits.email }}, "event": {{ ctx.event }}}
 //! ```
 //!
-//! A missing value prints `null`. `tojson` is there too (`{{ ctx.identity | tojson }}`). Each
-//! template is rendered against a sample context at start-up, and one that does not produce valid
-//! JSON stops the start.
+//! A missing value prints `null`. `tojson` is there too (`{{ ctx.identity | tojson }}`).
+//!
+//! Every template is checked at start-up — compiled, then rendered against a sample context for
+//! each of its hook's events — and one that fails or does not produce JSON stops the start.
 
+use super::jsonnet::{self, JsonnetTemplate, Outcome};
 use super::{WebhookConfig, WebhookContext, WebhookError, WebhookEvent};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-/// The payload of a hook without a template of its own.
+/// The payload of a hook without a template of its own (minijinja).
 pub const DEFAULT_PAYLOAD: &str = r#"{"event": {{ ctx.event }}, "identity": {{ ctx.identity }}, "flow": {{ ctx.flow }}, "session": {{ ctx.session }}}"#;
 
-/// The compiled payload templates, one per hook, named by the hook's id.
+/// The language of a hook's `payload`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PayloadFormat {
+    /// A Jsonnet program: a function of `ctx`, or a plain value.
+    #[default]
+    Jsonnet,
+    /// A minijinja template printing JSON.
+    Minijinja,
+}
+
+impl PayloadFormat {
+    pub const ALL: [PayloadFormat; 2] = [Self::Jsonnet, Self::Minijinja];
+
+    /// The name in configuration (`payload_format`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jsonnet => "jsonnet",
+            Self::Minijinja => "minijinja",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+/// What a hook's template gave for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rendered {
+    /// The request body: valid JSON.
+    Body(String),
+    /// The template cancelled the call (Jsonnet `error "cancel"`): no request for this event.
+    Cancelled,
+}
+
+/// The checked payload templates, one per hook, named by the hook's id.
 pub struct Templates {
+    /// minijinja templates, and the default payload of hooks without a template.
     env: Environment<'static>,
+    jsonnet: BTreeMap<String, Arc<JsonnetTemplate>>,
 }
 
 /// A JSON-printing environment.
@@ -38,47 +83,83 @@ fn environment() -> Environment<'static> {
 }
 
 impl Templates {
+    /// Compiles every hook's template and renders it against a sample context for each of the
+    /// hook's events; the first failure names its hook.
     pub fn new(hooks: &[WebhookConfig]) -> Result<Self, WebhookError> {
         let mut env = environment();
+        let mut programs = BTreeMap::new();
         for hook in hooks {
-            let source = hook
-                .payload
-                .clone()
-                .unwrap_or_else(|| DEFAULT_PAYLOAD.to_owned());
-            env.add_template_owned(hook.id.clone(), source)
-                .map_err(|e| WebhookError::InvalidTemplate {
-                    id: hook.id.clone(),
-                    reason: format!("the payload template does not compile: {e:#}"),
-                })?;
+            let invalid = |reason: String| WebhookError::InvalidTemplate {
+                id: hook.id.clone(),
+                reason,
+            };
+            match (&hook.payload, hook.payload_format) {
+                (Some(source), PayloadFormat::Jsonnet) => {
+                    let program = JsonnetTemplate::parse(&hook.id, source).map_err(|e| {
+                        invalid(format!("the Jsonnet payload does not compile: {e}"))
+                    })?;
+                    programs.insert(hook.id.clone(), Arc::new(program));
+                }
+                (source, _) => {
+                    let source = source.clone().unwrap_or_else(|| DEFAULT_PAYLOAD.to_owned());
+                    env.add_template_owned(hook.id.clone(), source)
+                        .map_err(|e| {
+                            invalid(format!("the payload template does not compile: {e:#}"))
+                        })?;
+                }
+            }
         }
-        let templates = Self { env };
+        let templates = Self {
+            env,
+            jsonnet: programs,
+        };
         let sample = sample_context();
         for hook in hooks {
             for event in &hook.events {
-                templates
-                    .render(&hook.id, *event, &sample)
-                    .map_err(|reason| WebhookError::InvalidTemplate {
-                        id: hook.id.clone(),
-                        reason: format!("for {event} with a sample context: {reason}"),
-                    })?;
+                let ctx = sample.to_value(*event);
+                let checked = match templates.jsonnet.get(&hook.id) {
+                    Some(program) => {
+                        jsonnet::evaluate_with_timeout(program, ctx).and_then(checked_json)
+                    }
+                    None => templates
+                        .render_minijinja(&hook.id, &ctx)
+                        .map(Rendered::Body),
+                };
+                checked.map_err(|reason| WebhookError::InvalidTemplate {
+                    id: hook.id.clone(),
+                    reason: format!("for {event} with a sample context: {reason}"),
+                })?;
             }
         }
         Ok(templates)
     }
 
-    /// The payload of hook `id` for `event`: valid JSON, or why not.
-    pub fn render(
+    /// The payload of hook `id` for `event`: valid JSON, a cancellation, or why not. A Jsonnet
+    /// program runs on a blocking thread, bounded in time ([`jsonnet::evaluate_bounded`]).
+    pub async fn render(
         &self,
         id: &str,
         event: WebhookEvent,
         ctx: &WebhookContext,
-    ) -> Result<String, String> {
+    ) -> Result<Rendered, String> {
+        let ctx = ctx.to_value(event);
+        match self.jsonnet.get(id) {
+            Some(program) => {
+                checked_json(jsonnet::evaluate_bounded(Arc::clone(program), ctx).await?)
+            }
+            None => self.render_minijinja(id, &ctx).map(Rendered::Body),
+        }
+    }
+
+    fn render_minijinja(&self, id: &str, ctx: &serde_json::Value) -> Result<String, String> {
         let template = self
             .env
             .get_template(id)
             .map_err(|e| format!("no template: {e}"))?;
         let body = template
-            .render(minijinja::context! { ctx => minijinja::Value::from(minijinja::value::Serde(ctx.to_value(event))) })
+            .render(
+                minijinja::context! { ctx => minijinja::Value::from(minijinja::value::Serde(ctx)) },
+            )
             .map_err(|e| format!("{e:#}"))?;
         if let Err(err) = serde_json::from_str::<serde::de::IgnoredAny>(&body) {
             return Err(format!(
@@ -86,6 +167,18 @@ impl Templates {
             ));
         }
         Ok(body)
+    }
+}
+
+/// A Jsonnet outcome as a payload, its JSON checked once more.
+fn checked_json(outcome: Outcome) -> Result<Rendered, String> {
+    match outcome {
+        Outcome::Body(body) => {
+            serde_json::from_str::<serde::de::IgnoredAny>(&body)
+                .map_err(|e| format!("the program did not give JSON: {e}"))?;
+            Ok(Rendered::Body(body))
+        }
+        Outcome::Cancelled => Ok(Rendered::Cancelled),
     }
 }
 
@@ -137,7 +230,7 @@ mod tests {
     use gatehouse_domain::webhook::WebhookMode;
     use serde_json::{Value, json};
 
-    fn hook(payload: Option<&str>) -> WebhookConfig {
+    fn hook(payload: Option<&str>, payload_format: PayloadFormat) -> WebhookConfig {
         WebhookConfig {
             id: "crm".into(),
             events: vec![WebhookEvent::RegistrationAfter, WebhookEvent::LoginAfter],
@@ -145,22 +238,38 @@ mod tests {
             secret: Secret::new("s3cret"),
             mode: WebhookMode::Async,
             payload: payload.map(str::to_owned),
+            payload_format,
             timeout: std::time::Duration::from_secs(5),
             max_attempts: 8,
         }
     }
 
-    fn render(payload: Option<&str>, ctx: &WebhookContext) -> Value {
-        let templates = Templates::new(&[hook(payload)]).expect("valid");
-        let body = templates
+    async fn render_as(
+        payload: Option<&str>,
+        payload_format: PayloadFormat,
+        ctx: &WebhookContext,
+    ) -> Value {
+        let templates = Templates::new(&[hook(payload, payload_format)]).expect("valid");
+        match templates
             .render("crm", WebhookEvent::RegistrationAfter, ctx)
-            .expect("renders");
-        serde_json::from_str(&body).expect("json")
+            .await
+            .expect("renders")
+        {
+            Rendered::Body(body) => serde_json::from_str(&body).expect("json"),
+            Rendered::Cancelled => panic!("cancelled"),
+        }
     }
 
-    #[test]
-    fn the_default_payload_carries_event_identity_and_flow() {
-        let body = render(None, &sample_context());
+    fn refused(payload: &str, payload_format: PayloadFormat) -> String {
+        Templates::new(&[hook(Some(payload), payload_format)])
+            .err()
+            .expect("refused")
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn the_default_payload_carries_event_identity_and_flow() {
+        let body = render_as(None, PayloadFormat::Jsonnet, &sample_context()).await;
         assert_eq!(body["event"], "registration.after");
         assert_eq!(body["identity"]["traits"]["email"], "user@example.com");
         assert_eq!(body["flow"]["type"], "browser");
@@ -169,48 +278,142 @@ mod tests {
         assert!(body["identity"].get("tenant_id").is_none());
     }
 
+    #[tokio::test]
+    async fn a_jsonnet_function_gets_the_same_ctx() {
+        let body = render_as(
+            Some(
+                "function(ctx) {\n  user_id: ctx.identity.id,\n  email: ctx.identity.traits.email,\n  event: ctx.event,\n  flow: ctx.flow.kind,\n  ip: ctx.client.ip,\n  url: ctx.request_url,\n  verified: [a.value for a in ctx.identity.verifiable_addresses],\n  session: if ctx.session != null then ctx.session.id,\n}",
+            ),
+            PayloadFormat::Jsonnet,
+            &sample_context(),
+        )
+        .await;
+        assert_eq!(body["email"], "user@example.com");
+        assert_eq!(body["event"], "registration.after");
+        assert_eq!(body["flow"], "registration");
+        assert_eq!(body["ip"], "192.0.2.1");
+        assert_eq!(body["verified"], json!(["user@example.com"]));
+        assert_eq!(body["session"], json!(uuid::Uuid::nil()));
+        assert!(
+            body["url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("https://"))
+        );
+        assert!(body["user_id"].is_string());
+    }
+
+    #[tokio::test]
+    async fn a_jsonnet_plain_value_is_sent_as_is() {
+        let body = render_as(
+            Some("{ source: 'gatehouse', version: 1 }"),
+            PayloadFormat::Jsonnet,
+            &sample_context(),
+        )
+        .await;
+        assert_eq!(body, json!({"source": "gatehouse", "version": 1}));
+    }
+
+    #[tokio::test]
+    async fn jsonnet_cancel_skips_the_call() {
+        let templates = Templates::new(&[hook(
+            Some("function(ctx) if ctx.event == 'login.after' then error 'cancel' else { id: ctx.identity.id }"),
+            PayloadFormat::Jsonnet,
+        )])
+        .expect("valid");
+        let ctx = sample_context();
+        assert_eq!(
+            templates
+                .render("crm", WebhookEvent::LoginAfter, &ctx)
+                .await,
+            Ok(Rendered::Cancelled)
+        );
+        assert!(matches!(
+            templates
+                .render("crm", WebhookEvent::RegistrationAfter, &ctx)
+                .await,
+            Ok(Rendered::Body(_))
+        ));
+    }
+
     #[test]
-    fn values_print_as_json_and_cannot_break_out() {
+    fn bad_jsonnet_stops_the_start_naming_the_hook() {
+        let err = refused(
+            "function(ctx) { id: ctx.identity.id",
+            PayloadFormat::Jsonnet,
+        );
+        assert!(
+            err.contains("\"crm\"") && err.contains("does not compile") && err.contains("line 1"),
+            "{err}"
+        );
+        let err = refused("local x = import 'x.libsonnet'; x", PayloadFormat::Jsonnet);
+        assert!(
+            err.contains("\"crm\"") && err.contains("`import` is not allowed"),
+            "{err}"
+        );
+        // Compiles, but fails against the sample context.
+        let err = refused(
+            "function(ctx) { id: ctx.identity.nope }",
+            PayloadFormat::Jsonnet,
+        );
+        assert!(
+            err.contains("\"crm\"")
+                && err.contains("sample context")
+                && err.contains("`nope` does not exist"),
+            "{err}"
+        );
+        let err = refused(
+            "local f(n) = f(n + 1) + 1; function(ctx) { n: f(0) }",
+            PayloadFormat::Jsonnet,
+        );
+        assert!(err.contains("too deep"), "{err}");
+        // A minijinja template is not Jsonnet.
+        let err = refused(r#"{"id": {{ ctx.identity.id }}}"#, PayloadFormat::Jsonnet);
+        assert!(err.contains("does not compile"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn minijinja_values_print_as_json_and_cannot_break_out() {
         let mut ctx = sample_context();
         if let Some(identity) = ctx.identity.as_mut() {
             identity["traits"]["first_name"] = json!("Ada\", \"admin\": true, \"x\": \"");
         }
-        let body = render(
+        let body = render_as(
             Some(
                 r#"{"name": {{ ctx.identity.traits.first_name }}, "all": {{ ctx.identity.traits | tojson }}, "n": {{ ctx.identity.verifiable_addresses | length }}}"#,
             ),
+            PayloadFormat::Minijinja,
             &ctx,
-        );
+        )
+        .await;
         assert_eq!(body["name"], "Ada\", \"admin\": true, \"x\": \"");
         assert!(body.get("admin").is_none());
         assert_eq!(body["all"]["email"], "user@example.com");
         assert_eq!(body["n"], 1);
     }
 
-    #[test]
-    fn missing_values_print_null() {
-        let body = render(
+    #[tokio::test]
+    async fn minijinja_missing_values_print_null() {
+        let body = render_as(
             Some(r#"{"session": {{ ctx.session.id }}, "nothing": {{ ctx.nope.deeper }}}"#),
+            PayloadFormat::Minijinja,
             &WebhookContext::new(),
-        );
+        )
+        .await;
         assert_eq!(body, json!({"session": null, "nothing": null}));
     }
 
     #[test]
-    fn a_template_that_is_not_json_is_refused_with_a_hint() {
-        let err = Templates::new(&[hook(Some(r#"{"id": "{{ ctx.identity.id }}"}"#))])
-            .err()
-            .expect("refused")
-            .to_string();
+    fn a_minijinja_template_that_is_not_json_is_refused_with_a_hint() {
+        let err = refused(
+            r#"{"id": "{{ ctx.identity.id }}"}"#,
+            PayloadFormat::Minijinja,
+        );
         assert!(
             err.contains("crm") && err.contains("not valid JSON"),
             "{err}"
         );
         assert!(err.contains("without quotes"), "{err}");
-        let err = Templates::new(&[hook(Some("{{ ctx.identity.id "))])
-            .err()
-            .expect("refused")
-            .to_string();
+        let err = refused("{{ ctx.identity.id ", PayloadFormat::Minijinja);
         assert!(err.contains("does not compile"), "{err}");
     }
 }
