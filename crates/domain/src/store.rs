@@ -42,6 +42,7 @@ pub trait Storage:
     + crate::oauth::store::ClientStore
     + crate::oauth::store::TokenStore
     + crate::oauth::store::ScopeStore
+    + crate::oauth::code::CodeStore
     + crate::keys::KeyStore
     + crate::flow::FlowStore
     + crate::identity::store::IdentityStore
@@ -60,6 +61,7 @@ impl<T> Storage for T where
         + crate::oauth::store::ClientStore
         + crate::oauth::store::TokenStore
         + crate::oauth::store::ScopeStore
+        + crate::oauth::code::CodeStore
         + crate::keys::KeyStore
         + crate::flow::FlowStore
         + crate::identity::store::IdentityStore

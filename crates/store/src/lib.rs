@@ -6,6 +6,7 @@
 //! One trait method is one transaction.
 
 mod audit;
+mod code;
 mod courier;
 mod flow;
 mod identity;

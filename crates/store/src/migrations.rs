@@ -28,6 +28,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     12 "0012_add_courier_html_body",
     13 "0013_index_identity_addresses",
     14 "0014_create_oauth2_scopes",
+    15 "0015_create_oauth2_codes",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -45,6 +46,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     12 "0012_add_courier_html_body",
     13 "0013_index_identity_addresses",
     14 "0014_create_oauth2_scopes",
+    15 "0015_create_oauth2_codes",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {

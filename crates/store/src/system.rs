@@ -57,6 +57,7 @@ const EXPIRING: &[(&str, &str)] = &[
     ("throttle_lockouts", "key_hash"),
     ("ip_bans", "id"),
     ("webhook_deliveries", "id"),
+    ("oauth2_codes", "code_hash"),
 ];
 
 #[async_trait]

@@ -1734,3 +1734,129 @@ mod scopes {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Authorization codes
+// ---------------------------------------------------------------------------------------------
+
+mod codes {
+    use super::{NOW, stores};
+    use gatehouse_domain::identity::store::IdentityStore;
+    use gatehouse_domain::identity::{Identity, IdentityState};
+    use gatehouse_domain::ids::{TenantId, new_row_id};
+    use gatehouse_domain::oauth::code::{CODE_LIFESPAN, CodeGrant, CodeStore, Redemption};
+    use gatehouse_domain::oauth::scope::Scope;
+    use gatehouse_domain::store::CleanupStore;
+    use gatehouse_store::Store;
+    use std::sync::Arc;
+    use time::Duration;
+    use uuid::Uuid;
+
+    async fn grant(store: &Store, email: &str) -> CodeGrant {
+        let identity = Identity {
+            id: new_row_id(NOW),
+            tenant_id: TenantId::DEFAULT,
+            schema_id: "default".into(),
+            state: IdentityState::Active,
+            traits: serde_json::json!({ "email": email }),
+            verifiable_addresses: Vec::new(),
+            recovery_addresses: Vec::new(),
+            metadata_public: None,
+            metadata_admin: None,
+            created_at: NOW,
+            updated_at: NOW,
+        };
+        store
+            .insert_identity(&identity, &[email.to_owned()], None)
+            .await
+            .expect("inserts identity");
+        CodeGrant {
+            tenant_id: TenantId::DEFAULT,
+            client_id: "web".into(),
+            identity_id: identity.id,
+            session_id: Some(Uuid::now_v7()),
+            redirect_uri: "https://app.example/cb".into(),
+            scope: Scope::parse("openid email offline_access").expect("valid"),
+            nonce: Some("n-0S6".into()),
+            code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+            auth_time: NOW,
+            amr: vec!["pwd".into()],
+            issued_at: NOW,
+            expires_at: NOW + CODE_LIFESPAN,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_is_redeemed_once_and_a_replay_shows_what_it_issued() {
+        for store in stores("codes").await {
+            let grant = grant(&store, "ada@example.com").await;
+            let (code, hash) = grant.mint();
+            store.insert_code(&hash, &grant).await.expect("inserts");
+            match store.redeem_code(&code.hash(), NOW).await.expect("redeems") {
+                Redemption::Redeemed(found) => assert_eq!(found, grant, "{}", store.backend_name()),
+                other => panic!("{other:?}"),
+            }
+            let jtis = vec!["jti-1".to_owned(), "jti-2".to_owned()];
+            store
+                .record_code_tokens(&hash, &jtis)
+                .await
+                .expect("records");
+            match store.redeem_code(&hash, NOW).await.expect("reads") {
+                Redemption::Replayed {
+                    grant: found,
+                    issued,
+                } => {
+                    assert_eq!(found, grant);
+                    assert_eq!(issued, jtis);
+                }
+                other => panic!("{other:?}"),
+            }
+            let (_, unknown) = grant.mint();
+            assert_eq!(
+                store.redeem_code(&unknown, NOW).await.expect("reads"),
+                Redemption::Invalid
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_expired_code_cannot_be_redeemed_and_is_cleaned_up() {
+        for store in stores("codes_expiry").await {
+            let grant = grant(&store, "late@example.com").await;
+            let (_, hash) = grant.mint();
+            store.insert_code(&hash, &grant).await.expect("inserts");
+            let later = grant.expires_at + Duration::seconds(1);
+            assert_eq!(
+                store.redeem_code(&hash, later).await.expect("reads"),
+                Redemption::Invalid
+            );
+            assert!(store.delete_expired(later, 100).await.expect("cleans") >= 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn of_concurrent_redemptions_exactly_one_wins() {
+        for store in stores("codes_race").await {
+            let store = Arc::new(store);
+            let grant = grant(&store, "race@example.com").await;
+            let (_, hash) = grant.mint();
+            store.insert_code(&hash, &grant).await.expect("inserts");
+            let mut tasks = Vec::new();
+            for _ in 0..8 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    store.redeem_code(&hash, NOW).await.expect("redeems")
+                }));
+            }
+            let mut won = 0;
+            for task in tasks {
+                match task.await.expect("joins") {
+                    Redemption::Redeemed(_) => won += 1,
+                    Redemption::Replayed { .. } => {}
+                    Redemption::Invalid => panic!("a live code is never invalid"),
+                }
+            }
+            assert_eq!(won, 1, "{}", store.backend_name());
+        }
+    }
+}

@@ -4,7 +4,9 @@
 pub mod authorize;
 pub mod catalog;
 pub mod client;
+pub mod code;
 pub mod duration;
+pub mod id_token;
 pub mod redirect_uri;
 pub mod scope;
 pub mod store;
