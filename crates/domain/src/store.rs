@@ -43,6 +43,7 @@ pub trait Storage:
     + crate::oauth::store::TokenStore
     + crate::oauth::store::ScopeStore
     + crate::oauth::code::CodeStore
+    + crate::oauth::consent::ConsentStore
     + crate::keys::KeyStore
     + crate::flow::FlowStore
     + crate::identity::store::IdentityStore
@@ -62,6 +63,7 @@ impl<T> Storage for T where
         + crate::oauth::store::TokenStore
         + crate::oauth::store::ScopeStore
         + crate::oauth::code::CodeStore
+        + crate::oauth::consent::ConsentStore
         + crate::keys::KeyStore
         + crate::flow::FlowStore
         + crate::identity::store::IdentityStore

@@ -7,6 +7,7 @@
 
 mod audit;
 mod code;
+mod consent;
 mod courier;
 mod flow;
 mod identity;

@@ -1859,4 +1859,81 @@ mod codes {
             assert_eq!(won, 1, "{}", store.backend_name());
         }
     }
+
+    #[tokio::test]
+    async fn consents_merge_scopes_list_newest_first_and_go_with_their_identity() {
+        use gatehouse_domain::identity::store::IdentityStore;
+        use gatehouse_domain::oauth::consent::{ConsentGrant, ConsentStore};
+        for store in stores("consents").await {
+            let owner = grant(&store, "consent@example.com").await.identity_id;
+            let decision = |client: &str, scope: &str, remembered: bool, at| ConsentGrant {
+                tenant_id: TenantId::DEFAULT,
+                identity_id: owner,
+                client_id: client.to_owned(),
+                scope: Scope::parse(scope).expect("valid"),
+                remembered,
+                created_at: at,
+                last_used_at: at,
+            };
+            store
+                .save_consent(&decision("web", "openid email", false, NOW))
+                .await
+                .expect("saves");
+            let later = NOW + Duration::minutes(5);
+            let merged = store
+                .save_consent(&decision("web", "openid profile", true, later))
+                .await
+                .expect("saves");
+            assert_eq!(merged.scope.to_string(), "email openid profile");
+            assert!(merged.remembered);
+            assert_eq!(merged.created_at, NOW, "{}", store.backend_name());
+            assert_eq!(
+                store
+                    .find_consent(TenantId::DEFAULT, owner, "web")
+                    .await
+                    .expect("reads"),
+                Some(merged)
+            );
+            store
+                .save_consent(&decision(
+                    "cli",
+                    "openid",
+                    true,
+                    later + Duration::minutes(1),
+                ))
+                .await
+                .expect("saves");
+            let listed: Vec<String> = store
+                .list_consents(TenantId::DEFAULT, owner)
+                .await
+                .expect("lists")
+                .into_iter()
+                .map(|g| g.client_id)
+                .collect();
+            assert_eq!(listed, ["cli", "web"]);
+            assert!(
+                store
+                    .delete_consent(TenantId::DEFAULT, owner, "cli")
+                    .await
+                    .expect("deletes")
+            );
+            assert!(
+                !store
+                    .delete_consent(TenantId::DEFAULT, owner, "cli")
+                    .await
+                    .expect("deletes")
+            );
+            store
+                .delete_identity(TenantId::DEFAULT, owner)
+                .await
+                .expect("deletes identity");
+            assert!(
+                store
+                    .list_consents(TenantId::DEFAULT, owner)
+                    .await
+                    .expect("lists")
+                    .is_empty()
+            );
+        }
+    }
 }

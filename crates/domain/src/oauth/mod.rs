@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod catalog;
 pub mod client;
 pub mod code;
+pub mod consent;
 pub mod duration;
 pub mod id_token;
 pub mod redirect_uri;
