@@ -1111,4 +1111,35 @@ mod tests {
         std::fs::write(&path, "[session]\nidle_timeout = \"soon\"\n").expect("writes");
         assert!(Config::load(&a).is_err());
     }
+
+    #[test]
+    fn recovery_verification_and_settings_lifespans_are_read() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("gatehouse.toml");
+        std::fs::write(
+            &path,
+            "[selfservice.recovery]\ncode_lifespan = \"10m\"\ncodes_per_address_per_hour = 3\n\
+             [selfservice.verification]\ncode_lifespan = \"2h\"\n\
+             [selfservice.settings]\nprivileged_session_max_age = \"5m\"\n",
+        )
+        .expect("writes");
+        let mut a = args();
+        a.config = Some(path.clone());
+        let s = Config::load(&a).expect("valid").selfservice;
+        assert_eq!(s.recovery_code_lifespan, Duration::minutes(10));
+        assert_eq!(s.recovery_codes_per_hour, 3);
+        assert_eq!(s.verification_code_lifespan, Duration::hours(2));
+        assert_eq!(s.verification_codes_per_hour, 10);
+        assert_eq!(s.privileged_session_max_age, Duration::minutes(5));
+        let d = Config::load(&args()).expect("valid").selfservice;
+        assert_eq!(d.recovery_code_lifespan, Duration::minutes(15));
+        assert_eq!(d.verification_code_lifespan, Duration::hours(1));
+        assert_eq!(d.privileged_session_max_age, Duration::minutes(15));
+        std::fs::write(&path, "[selfservice.recovery]\ncode_lifespan = \"soon\"\n")
+            .expect("writes");
+        assert!(Config::load(&a).is_err());
+        std::fs::write(&path, "[selfservice.settings]\nunknown = 1\n").expect("writes");
+        assert!(Config::load(&a).is_err());
+    }
 }
