@@ -28,6 +28,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     12 "0012_add_courier_html_body",
     13 "0013_index_identity_addresses",
     14 "0014_create_oauth2_scopes",
+    16 "0016_add_oauth2_client_owner",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -45,6 +46,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     12 "0012_add_courier_html_body",
     13 "0013_index_identity_addresses",
     14 "0014_create_oauth2_scopes",
+    16 "0016_add_oauth2_client_owner",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {

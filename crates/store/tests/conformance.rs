@@ -65,6 +65,7 @@ fn client(client_id: &str, name: &str) -> Client {
         tenant_id: TenantId::DEFAULT,
         secret_hash: Some(TokenHash::of("secret")),
         registration_token_hash: None,
+        owner_identity_id: None,
         active: true,
         created_at: NOW,
         updated_at: NOW,

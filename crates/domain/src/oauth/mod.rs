@@ -1,5 +1,5 @@
 //! OAuth 2.0 rules: clients, scopes and the scope catalog, redirect URIs, access tokens,
-//! introspection.
+//! introspection, and the clients people register for themselves.
 
 pub mod catalog;
 pub mod client;
@@ -8,3 +8,4 @@ pub mod redirect_uri;
 pub mod scope;
 pub mod store;
 pub mod token;
+pub mod user_client;
