@@ -27,7 +27,7 @@ use gatehouse_domain::oauth::client::{Client, ClientError, generate_client_secre
 use gatehouse_domain::oauth::user_client::{MAX_CLIENTS_PER_PERSON, UserClientRequest};
 use gatehouse_domain::store::StoreError;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// Why registering a person's client failed.
@@ -49,9 +49,11 @@ impl From<UserClientError> for ApiError {
             UserClientError::Invalid(e) => {
                 ApiError::bad_request("invalid_client_metadata", e.to_string())
             }
-            UserClientError::LimitReached => {
-                ApiError::new(StatusCode::CONFLICT, "client_limit_reached", err.to_string())
-            }
+            UserClientError::LimitReached => ApiError::new(
+                StatusCode::CONFLICT,
+                "client_limit_reached",
+                err.to_string(),
+            ),
             UserClientError::Store(e) => e.into(),
         }
     }
@@ -156,33 +158,45 @@ pub async fn deactivate(
     Ok(done)
 }
 
-/// The JSON body of `POST /api/client/register`. `name` is accepted for `client_name`; any
-/// other field (`grant_types`, `skip_consent`, …) is refused, naming it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    #[serde(alias = "name")]
-    client_name: Option<String>,
-    description: Option<String>,
-    website_url: Option<String>,
-    redirect_uris: Option<Vec<String>>,
-    post_logout_redirect_uris: Option<Vec<String>>,
-    scope: Option<String>,
-    token_endpoint_auth_method: Option<String>,
-}
-
-impl From<RegisterRequest> for UserClientRequest {
-    fn from(r: RegisterRequest) -> Self {
-        Self {
-            client_name: r.client_name.unwrap_or_default(),
-            description: r.description.unwrap_or_default(),
-            website_url: r.website_url.unwrap_or_default(),
-            redirect_uris: r.redirect_uris.unwrap_or_default(),
-            post_logout_redirect_uris: r.post_logout_redirect_uris.unwrap_or_default(),
-            scope: r.scope,
-            token_endpoint_auth_method: r.token_endpoint_auth_method,
+/// Reads the JSON body of `POST /api/client/register`, naming the field of the first problem.
+/// `name` is accepted for `client_name`; any other field (`grant_types`, `skip_consent`, …) is
+/// refused: those stay with operators.
+fn parse_register(body: &Value) -> Result<UserClientRequest, String> {
+    let Some(object) = body.as_object() else {
+        return Err("the body must be a JSON object".into());
+    };
+    let mut request = UserClientRequest::default();
+    for (key, value) in object {
+        let text = || match value {
+            Value::String(s) => Ok(Some(s.clone())),
+            Value::Null => Ok(None),
+            _ => Err(format!("{key}: must be a string")),
+        };
+        let list = || match value {
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| format!("{key}: must be an array of strings")),
+            Value::Null => Ok(Vec::new()),
+            _ => Err(format!("{key}: must be an array of strings")),
+        };
+        match key.as_str() {
+            "client_name" | "name" => request.client_name = text()?.unwrap_or_default(),
+            "description" => request.description = text()?.unwrap_or_default(),
+            "website_url" => request.website_url = text()?.unwrap_or_default(),
+            "scope" => request.scope = text()?,
+            "token_endpoint_auth_method" => request.token_endpoint_auth_method = text()?,
+            "redirect_uris" => request.redirect_uris = list()?,
+            "post_logout_redirect_uris" => request.post_logout_redirect_uris = list()?,
+            _ => {
+                return Err(format!(
+                    "{key}: is not a field people may set on their clients"
+                ));
+            }
         }
     }
+    Ok(request)
 }
 
 /// `POST /api/client/register`: 201 with the client and, for a confidential client, its
@@ -191,9 +205,11 @@ pub async fn create(
     State(state): State<AppState>,
     current: CurrentSession,
     meta: RequestMeta,
-    JsonBody(request): JsonBody<RegisterRequest>,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let created = register(&state, &current, &meta, request.into()).await?;
+    let request =
+        parse_register(&body).map_err(|e| ApiError::bad_request("invalid_client_metadata", e))?;
+    let created = register(&state, &current, &meta, request).await?;
     let body = ClientResponse::new(&created.client, created.secret.as_ref());
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     response
@@ -262,7 +278,8 @@ pub async fn deactivate_one(
             "the request must be sent as application/json",
         ));
     }
-    let not_found = || ApiError::not_found("client_not_found", "you have no client with this client_id");
+    let not_found =
+        || ApiError::not_found("client_not_found", "you have no client with this client_id");
     if !deactivate(&state, &current, &meta, &client_id).await? {
         return Err(not_found());
     }
