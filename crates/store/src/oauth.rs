@@ -187,21 +187,23 @@ impl ClientStore for Store {
             let mut tx = pool.begin().await.map_err(store_error)?;
             // A write to the owner's row first: PostgreSQL locks the row, SQLite takes its write
             // lock, so the count below cannot go stale before the insert commits.
-            let owner_exists = sqlx::query("UPDATE identities SET updated_at = updated_at WHERE id = $1")
-                .bind(owner)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?
-                .rows_affected();
+            let owner_exists =
+                sqlx::query("UPDATE identities SET updated_at = updated_at WHERE id = $1")
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
             if owner_exists == 0 {
                 return Err(StoreError::NotFound);
             }
-            let owned: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM oauth2_clients WHERE owner_identity_id = $1")
-                    .bind(owner)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
+            let owned: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM oauth2_clients WHERE owner_identity_id = $1",
+            )
+            .bind(owner)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
             if owned >= i64::from(limit) {
                 return Ok(false);
             }

@@ -71,7 +71,8 @@ fn check_uris(field: &'static str, uris: &[String]) -> Result<(), ClientError> {
         ));
     }
     for uri in uris {
-        validate_redirect_uri(uri, ApplicationType::Web).map_err(|e| invalid(field, e.to_string()))?;
+        validate_redirect_uri(uri, ApplicationType::Web)
+            .map_err(|e| invalid(field, e.to_string()))?;
     }
     Ok(())
 }
@@ -106,7 +107,10 @@ impl UserClientRequest {
             check_website(&website_url)?;
         }
         if self.redirect_uris.is_empty() {
-            return Err(invalid("redirect_uris", "at least one redirect URI is required"));
+            return Err(invalid(
+                "redirect_uris",
+                "at least one redirect URI is required",
+            ));
         }
         check_uris("redirect_uris", &self.redirect_uris)?;
         check_uris("post_logout_redirect_uris", &self.post_logout_redirect_uris)?;
@@ -118,7 +122,9 @@ impl UserClientRequest {
         if let Some(unknown) = scope.iter().find(|s| !is_active_scope(s)) {
             return Err(invalid(
                 "scope",
-                format!("{unknown:?} is not an active scope of the scope catalog (GET /api/scopes)"),
+                format!(
+                    "{unknown:?} is not an active scope of the scope catalog (GET /api/scopes)"
+                ),
             ));
         }
         let token_endpoint_auth_method = match self.token_endpoint_auth_method.as_deref() {
