@@ -126,15 +126,17 @@ pub async fn register(
     };
     let refused = match user_clients::register(&state, &current, &meta, request).await {
         Ok(created) => {
+            let client_secret = created.secret.as_ref().map(|s| s.expose().to_owned());
+            let client = created.client;
             let html = state.pages.render(
                 "account_application.html",
                 CreatedPage {
                     title: "Application registered",
                     flash: None,
-                    client_name: created.client.metadata.client_name.clone(),
-                    client_id: created.client.client_id.clone(),
-                    client_secret: created.secret.as_ref().map(|s| s.expose().to_owned()),
-                    redirect_uris: created.client.metadata.redirect_uris.clone(),
+                    client_name: client.metadata.client_name,
+                    client_id: client.client_id,
+                    client_secret,
+                    redirect_uris: client.metadata.redirect_uris,
                 },
             )?;
             return Ok(html.into_response());
