@@ -37,10 +37,12 @@ pub enum AuditEventType {
     ScopeCreated,
     ScopeUpdated,
     ScopeDeleted,
+    ClientRegisteredByUser,
+    ClientDeactivatedByUser,
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 24] = [
+    pub const ALL: [AuditEventType; 26] = [
         Self::RegistrationSucceeded,
         Self::RegistrationAttempted,
         Self::LoginSucceeded,
@@ -65,6 +67,8 @@ impl AuditEventType {
         Self::ScopeCreated,
         Self::ScopeUpdated,
         Self::ScopeDeleted,
+        Self::ClientRegisteredByUser,
+        Self::ClientDeactivatedByUser,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -93,6 +97,8 @@ impl AuditEventType {
             Self::ScopeCreated => "scope_created",
             Self::ScopeUpdated => "scope_updated",
             Self::ScopeDeleted => "scope_deleted",
+            Self::ClientRegisteredByUser => "client_registered_by_user",
+            Self::ClientDeactivatedByUser => "client_deactivated_by_user",
         }
     }
 

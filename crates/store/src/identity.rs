@@ -484,13 +484,27 @@ impl IdentityStore for Store {
 
     async fn delete_identity(&self, tenant: TenantId, id: Uuid) -> StoreResult<()> {
         let affected = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM identities WHERE tenant_id = $1 AND id = $2")
+            let mut tx = pool.begin().await.map_err(store_error)?;
+            // Clients the person registered stop working with them; the foreign key then
+            // clears their owner as the identity goes.
+            sqlx::query(
+                "UPDATE oauth2_clients SET active = $3 WHERE tenant_id = $1 AND owner_identity_id = $2",
+            )
+            .bind(tenant.0)
+            .bind(id)
+            .bind(false)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            let affected = sqlx::query("DELETE FROM identities WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant.0)
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(store_error)?
-                .rows_affected()
+                .rows_affected();
+            tx.commit().await.map_err(store_error)?;
+            affected
         });
         if affected == 0 {
             Err(StoreError::NotFound)

@@ -29,6 +29,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     13 "0013_index_identity_addresses",
     14 "0014_create_oauth2_scopes",
     15 "0015_create_oauth2_codes",
+    16 "0016_add_oauth2_client_owner",
     17 "0017_create_oauth2_consents",
 );
 
@@ -48,6 +49,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     13 "0013_index_identity_addresses",
     14 "0014_create_oauth2_scopes",
     15 "0015_create_oauth2_codes",
+    16 "0016_add_oauth2_client_owner",
     17 "0017_create_oauth2_consents",
 );
 

@@ -11,6 +11,7 @@ use gatehouse_domain::oauth::token::{
 use gatehouse_domain::secret::TokenHash;
 use gatehouse_domain::store::{StoreError, StoreResult};
 use sqlx::types::Json;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
@@ -20,6 +21,7 @@ struct ClientRow {
     tenant_id: Uuid,
     secret_hash: Option<Vec<u8>>,
     registration_token_hash: Option<Vec<u8>>,
+    owner_identity_id: Option<Uuid>,
     active: bool,
     document: Json<serde_json::Value>,
     created_at: Ts,
@@ -43,6 +45,7 @@ impl ClientRow {
             registration_token_hash: hash(self.registration_token_hash)?,
             client_id: self.client_id,
             tenant_id: TenantId(self.tenant_id),
+            owner_identity_id: self.owner_identity_id,
             active: self.active,
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
@@ -57,31 +60,39 @@ fn document(client: &Client) -> StoreResult<Json<serde_json::Value>> {
         .map_err(|e| corrupt("client metadata", e))
 }
 
-const CLIENT_COLUMNS: &str = "id, client_id, tenant_id, secret_hash, registration_token_hash, active, document, created_at, updated_at";
+const CLIENT_COLUMNS: &str = "id, client_id, tenant_id, secret_hash, registration_token_hash, owner_identity_id, active, document, created_at, updated_at";
+
+const INSERT_CLIENT: &str = "INSERT INTO oauth2_clients (id, client_id, tenant_id, secret_hash, registration_token_hash, \
+     active, client_name, document, created_at, updated_at, owner_identity_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// [`INSERT_CLIENT`] with its parameters bound.
+macro_rules! insert_client_query {
+    ($client:expr, $doc:expr) => {
+        sqlx::query(INSERT_CLIENT)
+            .bind($client.id)
+            .bind(&$client.client_id)
+            .bind($client.tenant_id.0)
+            .bind($client.secret_hash.map(|h| h.0.to_vec()))
+            .bind($client.registration_token_hash.map(|h| h.0.to_vec()))
+            .bind($client.active)
+            .bind(&$client.metadata.client_name)
+            .bind($doc)
+            .bind(Ts($client.created_at))
+            .bind(Ts($client.updated_at))
+            .bind($client.owner_identity_id)
+    };
+}
 
 #[async_trait]
 impl ClientStore for Store {
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
         let doc = document(client)?;
         with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO oauth2_clients (id, client_id, tenant_id, secret_hash, registration_token_hash, \
-                 active, client_name, document, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(client.id)
-            .bind(&client.client_id)
-            .bind(client.tenant_id.0)
-            .bind(client.secret_hash.map(|h| h.0.to_vec()))
-            .bind(client.registration_token_hash.map(|h| h.0.to_vec()))
-            .bind(client.active)
-            .bind(&client.metadata.client_name)
-            .bind(&doc)
-            .bind(Ts(client.created_at))
-            .bind(Ts(client.updated_at))
-            .execute(pool)
-            .await
-            .map_err(store_error)?;
+            insert_client_query!(client, &doc)
+                .execute(pool)
+                .await
+                .map_err(store_error)?;
         });
         Ok(())
     }
@@ -167,6 +178,88 @@ impl ClientStore for Store {
                 .map_err(store_error)?
         });
         rows.into_iter().map(ClientRow::into_client).collect()
+    }
+
+    async fn insert_owned_client(&self, client: &Client, limit: u32) -> StoreResult<bool> {
+        let owner = client.owner_identity_id.ok_or(StoreError::NotFound)?;
+        let doc = document(client)?;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(store_error)?;
+            // A write to the owner's row first: PostgreSQL locks the row, SQLite takes its write
+            // lock, so the count below cannot go stale before the insert commits.
+            let owner_exists =
+                sqlx::query("UPDATE identities SET updated_at = updated_at WHERE id = $1")
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+            if owner_exists == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let owned: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM oauth2_clients WHERE owner_identity_id = $1",
+            )
+            .bind(owner)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            if owned >= i64::from(limit) {
+                return Ok(false);
+            }
+            insert_client_query!(client, &doc)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            tx.commit().await.map_err(store_error)?;
+        });
+        Ok(true)
+    }
+
+    async fn list_owned_clients(
+        &self,
+        owner: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<Client>> {
+        // The nil UUID sorts before every row id, so the first page needs no second statement.
+        let sql = format!(
+            "SELECT {CLIENT_COLUMNS} FROM oauth2_clients \
+             WHERE owner_identity_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let rows: Vec<ClientRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(owner)
+                .bind(after.unwrap_or(Uuid::nil()))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(store_error)?
+        });
+        rows.into_iter().map(ClientRow::into_client).collect()
+    }
+
+    async fn deactivate_owned_client(
+        &self,
+        owner: Uuid,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let affected = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE oauth2_clients SET active = $3, updated_at = $4 \
+                 WHERE client_id = $1 AND owner_identity_id = $2",
+            )
+            .bind(client_id)
+            .bind(owner)
+            .bind(false)
+            .bind(Ts(now))
+            .execute(pool)
+            .await
+            .map_err(store_error)?
+            .rows_affected()
+        });
+        Ok(affected > 0)
     }
 }
 

@@ -65,6 +65,7 @@ fn client(client_id: &str, name: &str) -> Client {
         tenant_id: TenantId::DEFAULT,
         secret_hash: Some(TokenHash::of("secret")),
         registration_token_hash: None,
+        owner_identity_id: None,
         active: true,
         created_at: NOW,
         updated_at: NOW,
@@ -697,6 +698,127 @@ mod identities {
                 .insert_identity(&again, &identifiers, None)
                 .await
                 .expect("the identifier can be reused");
+        }
+    }
+
+    #[tokio::test]
+    async fn owned_clients_are_limited_listed_deactivated_and_released_with_their_owner() {
+        use gatehouse_domain::ids::new_row_id;
+        use gatehouse_domain::oauth::store::ClientStore;
+        for store in stores("owned_clients").await {
+            let (ada, ids) = person("ada@example.com", NOW);
+            store
+                .insert_identity(&ada, &ids, None)
+                .await
+                .expect("inserts");
+            let (bob, ids) = person("bob@example.com", NOW);
+            store
+                .insert_identity(&bob, &ids, None)
+                .await
+                .expect("inserts");
+            let owned = |n: u32, owner: uuid::Uuid| {
+                let mut c = super::client(&format!("{owner}-{n}"), "mine");
+                c.id = new_row_id(NOW);
+                c.owner_identity_id = Some(owner);
+                c
+            };
+            for n in 0..3 {
+                assert!(
+                    store
+                        .insert_owned_client(&owned(n, ada.id), 3)
+                        .await
+                        .expect("inserts")
+                );
+            }
+            assert!(
+                !store
+                    .insert_owned_client(&owned(3, ada.id), 3)
+                    .await
+                    .expect("answers"),
+                "the fourth is over the limit"
+            );
+            assert!(
+                store
+                    .insert_owned_client(&owned(0, bob.id), 3)
+                    .await
+                    .expect("inserts")
+            );
+            assert!(matches!(
+                store
+                    .insert_owned_client(&owned(0, uuid::Uuid::now_v7()), 3)
+                    .await,
+                Err(StoreError::NotFound)
+            ));
+
+            let first = store
+                .list_owned_clients(ada.id, None, 2)
+                .await
+                .expect("lists");
+            assert_eq!(first.len(), 2);
+            let rest = store
+                .list_owned_clients(ada.id, Some(first[1].id), 2)
+                .await
+                .expect("lists");
+            assert_eq!(rest.len(), 1);
+            assert!(
+                rest.iter()
+                    .chain(&first)
+                    .all(|c| c.owner_identity_id == Some(ada.id))
+            );
+
+            let adas = first[0].client_id.clone();
+            assert!(
+                !store
+                    .deactivate_owned_client(bob.id, &adas, NOW)
+                    .await
+                    .expect("answers")
+            );
+            assert!(
+                store
+                    .find_client(&adas)
+                    .await
+                    .expect("reads")
+                    .expect("found")
+                    .active
+            );
+            assert!(
+                store
+                    .deactivate_owned_client(ada.id, &adas, NOW)
+                    .await
+                    .expect("answers")
+            );
+            assert!(
+                !store
+                    .find_client(&adas)
+                    .await
+                    .expect("reads")
+                    .expect("found")
+                    .active
+            );
+
+            store
+                .delete_identity(TenantId::DEFAULT, ada.id)
+                .await
+                .expect("deletes");
+            let released = store
+                .find_client(&rest[0].client_id)
+                .await
+                .expect("reads")
+                .expect("the client stays");
+            assert!(!released.active);
+            assert_eq!(released.owner_identity_id, None);
+            assert!(
+                store
+                    .list_owned_clients(ada.id, None, 10)
+                    .await
+                    .expect("lists")
+                    .is_empty()
+            );
+            let bobs = store
+                .list_owned_clients(bob.id, None, 10)
+                .await
+                .expect("lists");
+            assert!(bobs[0].active, "other people's clients are untouched");
         }
     }
 }

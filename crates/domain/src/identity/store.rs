@@ -108,7 +108,8 @@ pub trait IdentityStore: Send + Sync {
         hash: &PasswordHash,
         now: OffsetDateTime,
     ) -> StoreResult<()>;
-    /// Deletes the identity and everything that references it (sessions go by FK cascade);
-    /// `NotFound` if absent.
+    /// Deletes the identity and everything that references it (sessions go by FK cascade); the
+    /// OAuth 2.0 clients it registered are deactivated and lose their owner, in the same
+    /// transaction. `NotFound` if absent.
     async fn delete_identity(&self, tenant: TenantId, id: Uuid) -> StoreResult<()>;
 }

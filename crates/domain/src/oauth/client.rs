@@ -471,6 +471,9 @@ pub struct Client {
     pub secret_hash: Option<TokenHash>,
     /// Set for clients created through dynamic registration (RFC 7592).
     pub registration_token_hash: Option<TokenHash>,
+    /// The identity that registered this client for itself (`POST /api/client/register`);
+    /// `None` for clients created by operators or through dynamic registration.
+    pub owner_identity_id: Option<Uuid>,
     pub active: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,

@@ -1,5 +1,5 @@
 //! OAuth 2.0 rules: clients, scopes and the scope catalog, redirect URIs, the authorization
-//! request, access tokens, introspection.
+//! request, access tokens, introspection, and the clients people register for themselves.
 
 pub mod authorize;
 pub mod catalog;
@@ -12,3 +12,4 @@ pub mod redirect_uri;
 pub mod scope;
 pub mod store;
 pub mod token;
+pub mod user_client;

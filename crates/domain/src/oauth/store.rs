@@ -7,6 +7,7 @@ use crate::ids::TenantId;
 use crate::secret::TokenHash;
 use crate::store::StoreResult;
 use async_trait::async_trait;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Which clients to list.
@@ -30,6 +31,27 @@ pub trait ClientStore: Send + Sync {
     async fn delete_client(&self, client_id: &str) -> StoreResult<()>;
     /// Clients in row-id order.
     async fn list_clients(&self, filter: &ClientFilter) -> StoreResult<Vec<Client>>;
+    /// Inserts a client a person registered for themselves (`client.owner_identity_id`), unless
+    /// they already own `limit` clients: then `Ok(false)` and nothing is written. `NotFound` when
+    /// the client names no owner or the owner identity is gone. Counting and inserting are one
+    /// transaction that first writes the owner's identity row, so a person's concurrent
+    /// registrations take turns and cannot pass the limit.
+    async fn insert_owned_client(&self, client: &Client, limit: u32) -> StoreResult<bool>;
+    /// The clients `owner` registered, in row-id order, after the `after` cursor, at most `limit`.
+    async fn list_owned_clients(
+        &self,
+        owner: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<Client>>;
+    /// Deactivates `client_id` if `owner` owns it; `false` when there is no such client or
+    /// someone else owns it (the caller cannot tell the two apart).
+    async fn deactivate_owned_client(
+        &self,
+        owner: Uuid,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]

@@ -25,5 +25,6 @@ mod throttle;
 mod token;
 mod ui;
 mod ui_flows;
+mod user_clients;
 mod verification;
 mod webhooks;

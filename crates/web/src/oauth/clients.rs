@@ -158,6 +158,7 @@ pub async fn create_client(
         tenant_id,
         secret_hash: secret.as_ref().map(Secret::hash),
         registration_token_hash: registration_token.as_ref().map(Secret::hash),
+        owner_identity_id: None,
         active: req.active.unwrap_or(true),
         created_at: now,
         updated_at: now,

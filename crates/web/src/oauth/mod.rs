@@ -1,5 +1,6 @@
 //! OAuth 2.0 endpoints on the public listener: token (client credentials), introspection,
-//! revocation, dynamic client registration, discovery with the JWKS, and the scope catalog.
+//! revocation, dynamic client registration, clients registered by signed-in people, discovery
+//! with the JWKS, and the scope catalog.
 
 pub mod catalog;
 pub mod clients;
@@ -8,6 +9,7 @@ pub mod introspect;
 pub mod register;
 pub mod revoke;
 pub mod token;
+pub mod user_clients;
 pub mod wire;
 
 use crate::state::AppState;
@@ -33,6 +35,12 @@ pub fn router() -> Router<AppState> {
         .route("/o/introspect/", post(introspect::post))
         .route("/oauth2/revoke", post(revoke::post))
         .route("/oauth2/register", post(register::create))
+        .route("/api/client/register", post(user_clients::create))
+        .route("/api/user/clients", get(user_clients::list))
+        .route(
+            "/api/user/clients/{client_id}/deactivate",
+            post(user_clients::deactivate_one),
+        )
         .route(
             "/oauth2/register/{client_id}",
             get(register::read)

@@ -166,6 +166,9 @@ pub struct ClientResponse {
     pub skip_consent: bool,
     pub metadata: Value,
     pub tenant_id: String,
+    /// The identity that registered the client for itself; `null` for operators' and
+    /// dynamically registered clients.
+    pub owner_identity_id: Option<String>,
     pub active: bool,
     pub application_type: ApplicationType,
     pub access_token_strategy: &'static str,
@@ -212,6 +215,7 @@ impl ClientResponse {
                 m.metadata.clone()
             },
             tenant_id: client.tenant_id.to_string(),
+            owner_identity_id: client.owner_identity_id.map(|id| id.to_string()),
             active: client.active,
             application_type: m.application_type,
             access_token_strategy: m.access_token_strategy.as_str(),

@@ -1,7 +1,9 @@
 //! `/ui/account`: the signed-in person's profile, their sessions and devices with "Sign out" per
-//! other session, "Sign out everywhere", and "Sign out" for this one (the logout URL). Forms
-//! POST with the CSRF field, then redirect (303) back with a flash message.
+//! other session, "Sign out everywhere", and "Sign out" for this one (the logout URL), and the
+//! applications they registered (forms in [`super::applications`]). Forms POST with the CSRF
+//! field, then redirect (303) back with a flash message.
 
+use super::applications::{self, ApplicationRow, RegisterForm};
 use super::{PageError, csrf, see_other};
 use crate::audit::{self, Actor};
 use crate::cookie;
@@ -18,7 +20,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-const LOGIN: &str = "/ui/login?return_to=/ui/account";
+pub(super) const LOGIN: &str = "/ui/login?return_to=/ui/account";
 const FLASH_COOKIE: &str = "gatehouse_flash";
 
 /// Flash messages by code: only these texts are ever shown, whatever the cookie holds.
@@ -27,6 +29,10 @@ const FLASHES: &[(&str, &str)] = &[
     (
         "sessions_revoked",
         "You have been signed out everywhere else.",
+    ),
+    (
+        "application_deactivated",
+        "The application has been deactivated. It can no longer get tokens.",
     ),
 ];
 
@@ -40,6 +46,8 @@ struct AccountPage {
     unverified: Vec<String>,
     sessions: Vec<SessionRow>,
     logout_token: String,
+    applications: Vec<ApplicationRow>,
+    register: RegisterForm,
 }
 
 #[derive(Serialize)]
@@ -85,7 +93,7 @@ fn traits(traits: &serde_json::Value) -> Vec<TraitRow> {
         .collect()
 }
 
-fn when(t: OffsetDateTime) -> String {
+pub(super) fn when(t: OffsetDateTime) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     t.to_offset(time::UtcOffset::UTC)
         .format(&format)
@@ -115,6 +123,32 @@ pub async fn page(
     let Some(current) = current else {
         return Ok(see_other(LOGIN, None));
     };
+    let flash_name = flash_cookie(&state);
+    let flash = cookie::get(&headers, &flash_name).and_then(|code| {
+        FLASHES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, text)| *text)
+    });
+    let mut response = render(&state, &current, &headers, flash, RegisterForm::default()).await?;
+    if cookie::get(&headers, &flash_name).is_some() {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            cookie::clear(&state.settings, &flash_name),
+        );
+    }
+    Ok(response)
+}
+
+/// The account page for `current`, with `register` as the "Register an application" form's
+/// values and error (after a refused submission).
+pub(super) async fn render(
+    state: &AppState,
+    current: &CurrentSession,
+    headers: &HeaderMap,
+    flash: Option<&'static str>,
+    register: RegisterForm,
+) -> Result<Response, PageError> {
     let now = state.now();
     let mut sessions: Vec<Session> = state
         .store
@@ -125,14 +159,8 @@ pub async fn page(
         .collect();
     // This device first, with what the request just recorded.
     sessions.insert(0, current.session.clone());
-    let flash_name = flash_cookie(&state);
-    let flash = cookie::get(&headers, &flash_name).and_then(|code| {
-        FLASHES
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map(|(_, text)| *text)
-    });
-    let (csrf_token, csrf_cookie) = csrf::token(&state, &headers);
+    let applications = applications::rows(state, current.identity.id).await?;
+    let (csrf_token, csrf_cookie) = csrf::token(state, headers);
     let html = state.pages.render(
         "account.html",
         AccountPage {
@@ -145,18 +173,14 @@ pub async fn page(
                 .iter()
                 .map(|s| session_row(s, current.session.id))
                 .collect(),
-            logout_token: logout_token(&state, &current.session),
+            logout_token: logout_token(state, &current.session),
+            applications,
+            register,
         },
     )?;
     let mut response = html.into_response();
     if let Some(set) = csrf_cookie {
         response.headers_mut().append(header::SET_COOKIE, set);
-    }
-    if cookie::get(&headers, &flash_name).is_some() {
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            cookie::clear(&state.settings, &flash_name),
-        );
     }
     Ok(response)
 }
@@ -170,7 +194,7 @@ fn submitted_csrf(body: &[u8]) -> Option<String> {
 
 /// The signed-in session of a form POST whose CSRF token is valid: `None` when signed out (the
 /// form goes to the login page), a 403 page when the token is wrong.
-fn checked(
+pub(super) fn checked(
     state: &AppState,
     current: Option<CurrentSession>,
     headers: &HeaderMap,
@@ -183,7 +207,7 @@ fn checked(
     Ok(Some(current))
 }
 
-fn back_with(state: &AppState, flash: &str) -> Response {
+pub(super) fn back_with(state: &AppState, flash: &str) -> Response {
     let flash = cookie::set(&state.settings, &flash_cookie(state), flash, Some(60));
     see_other("/ui/account", Some(flash))
 }

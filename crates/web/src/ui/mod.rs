@@ -4,6 +4,7 @@
 //! (`account`, and the self-service pages).
 
 pub mod account;
+pub mod applications;
 pub mod csrf;
 mod error;
 
@@ -26,6 +27,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("macros.html", include_str!("../../templates/macros.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("account.html", include_str!("../../templates/account.html")),
+    (
+        "account_application.html",
+        include_str!("../../templates/account_application.html"),
+    ),
     (
         "identity/_flow_form.html",
         include_str!("../../templates/identity/_flow_form.html"),
@@ -121,6 +126,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/account/sessions/{id}/revoke",
             post(account::revoke_one),
+        )
+        .route("/ui/account/applications", post(applications::register))
+        .route(
+            "/ui/account/applications/{client_id}/deactivate",
+            post(applications::deactivate),
         )
         .route("/ui/{*rest}", any(not_found))
 }
