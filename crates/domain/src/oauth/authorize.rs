@@ -389,6 +389,7 @@ mod tests {
             tenant_id: TenantId::DEFAULT,
             secret_hash: None,
             registration_token_hash: None,
+            owner_identity_id: None,
             active: true,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
             updated_at: time::OffsetDateTime::UNIX_EPOCH,
