@@ -4,7 +4,7 @@
 
 use crate::selfservice::{
     api_flow, audit_types, code_of, login, message_of, outbox, register, request_code,
-    save_settings, shape, submit, whoami,
+    save_settings, shape, submit, wait_for_messages, whoami,
 };
 use crate::support::{Browser, TestApp, json_of};
 use reqwest::{Method, StatusCode};
@@ -214,6 +214,7 @@ async fn recovery_requests_are_throttled_per_address_known_or_not() {
                 .expect("seconds");
             assert!(retry > 0 && retry <= 3600, "{retry}");
         }
+        wait_for_messages(&app, "busy@example.com", 11).await;
         assert_eq!(outbox(&app, "busy@example.com").await.len(), 11);
     }
 }

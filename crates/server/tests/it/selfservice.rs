@@ -63,20 +63,45 @@ fn six_digits(text: &str) -> Option<String> {
         .map(|i| text[i..i + 6].to_owned())
 }
 
-/// The six-digit code in the newest message to `address`.
+/// The six-digit code in the newest message to `address` (waiting a little for it: recovery and
+/// verification codes are queued just after the answer).
 pub async fn code_for(app: &TestApp, address: &str) -> String {
-    let messages = outbox(app, address).await;
+    let mut messages = outbox(app, address).await;
+    for _ in 0..100 {
+        if !messages.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        messages = outbox(app, address).await;
+    }
     six_digits(messages[0]["body"].as_str().expect("body"))
         .expect("a six-digit code in the message")
 }
 
-/// The newest message of `template_type` to `address`.
+/// Waits until `address` has `count` messages (codes are queued just after the answer).
+pub async fn wait_for_messages(app: &TestApp, address: &str, count: usize) {
+    for _ in 0..100 {
+        if outbox(app, address).await.len() >= count {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{address} did not get {count} messages");
+}
+
+/// The newest message of `template_type` to `address` (waiting a little for it).
 pub async fn message_of(app: &TestApp, address: &str, template_type: &str) -> Value {
-    outbox(app, address)
-        .await
-        .into_iter()
-        .find(|m| m["template_type"] == template_type)
-        .unwrap_or_else(|| panic!("no {template_type} message to {address}"))
+    for _ in 0..100 {
+        if let Some(message) = outbox(app, address)
+            .await
+            .into_iter()
+            .find(|m| m["template_type"] == template_type)
+        {
+            return message;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no {template_type} message to {address}")
 }
 
 /// The six-digit code in the newest message of `template_type` to `address`.

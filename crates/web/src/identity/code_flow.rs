@@ -191,10 +191,6 @@ async fn send_code(
         .update_flow(&mut flow)
         .await
         .map_err(concurrent)?;
-    if identity.is_some() {
-        let link = code_link(state, &flow, &code);
-        courier::queue(state, tenant, &address, purpose.template(code, link)).await?;
-    }
     let event = AuditEvent::new(tenant, purpose.requested_event(), AuditResult::Success, now)
         .actor("self")
         .client(meta.ip.as_deref(), meta.user_agent.as_deref())
@@ -207,6 +203,20 @@ async fn send_code(
         },
     )
     .await;
+    if identity.is_some() {
+        // Rendered and written after the answer: a known address must not take longer to answer
+        // than an unknown one (the outbox write is the only work the two do not share).
+        let message = purpose.template(code.clone(), code_link(state, &flow, &code));
+        let (state, address) = (state.clone(), address.clone());
+        tokio::spawn(async move {
+            if let Err(err) = courier::queue(&state, tenant, &address, message).await {
+                tracing::error!(
+                    error.id = err.id,
+                    "a recovery or verification code could not be queued"
+                );
+            }
+        });
+    }
     Ok(answer_with_flow(state, &flow, submission, StatusCode::OK))
 }
 
