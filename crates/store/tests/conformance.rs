@@ -1246,7 +1246,7 @@ mod sessions {
     use time::Duration;
     use uuid::Uuid;
 
-    async fn identity(store: &Store, email: &str) -> Uuid {
+    pub(super) async fn identity(store: &Store, email: &str) -> Uuid {
         let identity = Identity {
             id: new_row_id(NOW),
             tenant_id: TenantId::DEFAULT,
@@ -1863,9 +1863,7 @@ mod scopes {
 
 mod codes {
     use super::{NOW, stores};
-    use gatehouse_domain::identity::store::IdentityStore;
-    use gatehouse_domain::identity::{Identity, IdentityState};
-    use gatehouse_domain::ids::{TenantId, new_row_id};
+    use gatehouse_domain::ids::TenantId;
     use gatehouse_domain::oauth::code::{CODE_LIFESPAN, CodeGrant, CodeStore, Redemption};
     use gatehouse_domain::oauth::scope::Scope;
     use gatehouse_domain::store::CleanupStore;
@@ -1875,27 +1873,11 @@ mod codes {
     use uuid::Uuid;
 
     async fn grant(store: &Store, email: &str) -> CodeGrant {
-        let identity = Identity {
-            id: new_row_id(NOW),
-            tenant_id: TenantId::DEFAULT,
-            schema_id: "default".into(),
-            state: IdentityState::Active,
-            traits: serde_json::json!({ "email": email }),
-            verifiable_addresses: Vec::new(),
-            recovery_addresses: Vec::new(),
-            metadata_public: None,
-            metadata_admin: None,
-            created_at: NOW,
-            updated_at: NOW,
-        };
-        store
-            .insert_identity(&identity, &[email.to_owned()], None)
-            .await
-            .expect("inserts identity");
+        let identity_id = super::sessions::identity(store, email).await;
         CodeGrant {
             tenant_id: TenantId::DEFAULT,
             client_id: "web".into(),
-            identity_id: identity.id,
+            identity_id,
             session_id: Some(Uuid::now_v7()),
             redirect_uri: "https://app.example/cb".into(),
             scope: Scope::parse("openid email offline_access").expect("valid"),
