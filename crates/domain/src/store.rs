@@ -44,6 +44,7 @@ pub trait Storage:
     + crate::oauth::store::ScopeStore
     + crate::oauth::code::CodeStore
     + crate::oauth::consent::ConsentStore
+    + crate::oauth::pending::PendingStore
     + crate::keys::KeyStore
     + crate::flow::FlowStore
     + crate::identity::store::IdentityStore
@@ -64,6 +65,7 @@ impl<T> Storage for T where
         + crate::oauth::store::ScopeStore
         + crate::oauth::code::CodeStore
         + crate::oauth::consent::ConsentStore
+        + crate::oauth::pending::PendingStore
         + crate::keys::KeyStore
         + crate::flow::FlowStore
         + crate::identity::store::IdentityStore

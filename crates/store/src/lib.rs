@@ -15,6 +15,7 @@ mod ip_ban;
 mod keys;
 mod migrations;
 mod oauth;
+mod pending;
 mod scope;
 mod session;
 mod system;

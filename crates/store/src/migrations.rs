@@ -31,6 +31,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     15 "0015_create_oauth2_codes",
     16 "0016_add_oauth2_client_owner",
     17 "0017_create_oauth2_consents",
+    18 "0018_create_oauth2_pending_authorizations",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -51,6 +52,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     15 "0015_create_oauth2_codes",
     16 "0016_add_oauth2_client_owner",
     17 "0017_create_oauth2_consents",
+    18 "0018_create_oauth2_pending_authorizations",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {

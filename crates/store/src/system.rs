@@ -58,6 +58,7 @@ const EXPIRING: &[(&str, &str)] = &[
     ("ip_bans", "id"),
     ("webhook_deliveries", "id"),
     ("oauth2_codes", "code_hash"),
+    ("oauth2_pending_authorizations", "id"),
 ];
 
 #[async_trait]

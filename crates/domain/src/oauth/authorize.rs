@@ -7,13 +7,15 @@
 use super::client::{Client, GrantType, ResponseType};
 use super::redirect_uri::{ApplicationType, is_loopback};
 use super::scope::Scope;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The longest `state` / `nonce` / `login_hint` kept (they are stored with the request).
 pub const MAX_PARAM_CHARS: usize = 1024;
 
 /// How the authorization response travels back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ResponseMode {
     /// In the redirect URI's query (the default for `code`).
     Query,
@@ -23,7 +25,8 @@ pub enum ResponseMode {
 }
 
 /// What the client asks of the login and consent steps (OpenID Connect Core §3.1.2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Prompt {
     /// Show nothing: answer `login_required` / `consent_required` instead.
     None,
@@ -34,7 +37,7 @@ pub enum Prompt {
 }
 
 /// A request that passed every rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
     pub client_id: String,
     pub redirect_uri: String,

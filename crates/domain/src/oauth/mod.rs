@@ -8,6 +8,7 @@ pub mod code;
 pub mod consent;
 pub mod duration;
 pub mod id_token;
+pub mod pending;
 pub mod redirect_uri;
 pub mod scope;
 pub mod store;
