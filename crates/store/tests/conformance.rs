@@ -93,6 +93,7 @@ fn claims(client_id: &str, exp: OffsetDateTime) -> AccessTokenClaims {
         exp: exp.unix_timestamp(),
         jti: uuid::Uuid::new_v4().to_string(),
         tenant_id: TenantId::DEFAULT,
+        email: None,
     }
 }
 
@@ -2038,6 +2039,78 @@ mod codes {
                     .expect("lists")
                     .is_empty()
             );
+        }
+    }
+}
+
+mod pending_authorizations {
+    use super::{NOW, stores};
+    use gatehouse_domain::ids::TenantId;
+    use gatehouse_domain::oauth::authorize::{AuthorizationRequest, Prompt, ResponseMode};
+    use gatehouse_domain::oauth::pending::{PENDING_LIFESPAN, PendingAuthorization, PendingStore};
+    use gatehouse_domain::oauth::scope::Scope;
+    use gatehouse_domain::secret::TokenHash;
+    use gatehouse_domain::store::CleanupStore;
+    use std::sync::Arc;
+    use time::Duration;
+    use uuid::Uuid;
+
+    fn pending() -> PendingAuthorization {
+        PendingAuthorization {
+            id: Uuid::now_v7(),
+            tenant_id: TenantId::DEFAULT,
+            request: AuthorizationRequest {
+                client_id: "web".into(),
+                redirect_uri: "https://app.example/cb".into(),
+                scope: Scope::parse("openid email").expect("valid"),
+                state: Some("s-1".into()),
+                nonce: Some("n-1".into()),
+                code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+                response_mode: ResponseMode::FormPost,
+                prompt: [Prompt::Login, Prompt::Consent].into_iter().collect(),
+                max_age: Some(300),
+                login_hint: Some("ada@example.com".into()),
+            },
+            browser: TokenHash::of("browser-cookie"),
+            created_at: NOW,
+            expires_at: NOW + PENDING_LIFESPAN,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pending_request_round_trips_and_is_taken_once() {
+        for store in stores("pending").await {
+            let store = Arc::new(store);
+            let p = pending();
+            store.insert_pending(&p).await.expect("inserts");
+            let found = store.find_pending(p.id).await.expect("reads");
+            assert_eq!(found.as_ref(), Some(&p), "{}", store.backend_name());
+            let takers = (0..4).map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.take_pending(p.id).await.expect("takes") })
+            });
+            let mut taken = 0;
+            for taker in takers {
+                if let Some(got) = taker.await.expect("joins") {
+                    assert_eq!(got, p);
+                    taken += 1;
+                }
+            }
+            assert_eq!(taken, 1, "{}", store.backend_name());
+            assert_eq!(store.find_pending(p.id).await.expect("reads"), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_pending_requests_are_cleaned_up() {
+        for store in stores("pending_cleanup").await {
+            let p = pending();
+            store.insert_pending(&p).await.expect("inserts");
+            store
+                .delete_expired(NOW + PENDING_LIFESPAN + Duration::seconds(1), 100)
+                .await
+                .expect("cleans");
+            assert_eq!(store.find_pending(p.id).await.expect("reads"), None);
         }
     }
 }

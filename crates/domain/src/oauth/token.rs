@@ -42,6 +42,9 @@ pub struct AccessTokenClaims {
     pub exp: i64,
     pub jti: String,
     pub tenant_id: TenantId,
+    /// The person's address, when the `email` scope was granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -120,6 +123,7 @@ pub fn client_credentials(
         exp: (now + lifespan).unix_timestamp(),
         jti: random_token(16),
         tenant_id: client.tenant_id,
+        email: None,
     })
 }
 
