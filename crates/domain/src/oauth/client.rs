@@ -305,6 +305,18 @@ pub struct ClientMetadata {
     pub allowed_cors_origins: Vec<String>,
     #[serde(default)]
     pub lifespans: Lifespans,
+    /// How ID tokens for this client are signed (OpenID Connect Registration §2); RS256 when
+    /// unset, as OpenID Connect requires by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<crate::keys::KeyAlg>,
+}
+
+impl ClientMetadata {
+    /// The algorithm of this client's ID tokens.
+    pub fn id_token_alg(&self) -> crate::keys::KeyAlg {
+        self.id_token_signed_response_alg
+            .unwrap_or(crate::keys::KeyAlg::RS256)
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

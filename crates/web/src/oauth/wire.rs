@@ -2,6 +2,7 @@
 //! (dynamic registration); the two overlap, so one request type serves both.
 
 use crate::state::Settings;
+use gatehouse_domain::keys::KeyAlg;
 use gatehouse_domain::oauth::client::{
     AuthMethod, Client, ClientError, ClientMetadata, GrantType, Lifespans, ResponseType,
     TokenStrategy,
@@ -42,6 +43,7 @@ pub struct ClientRequest {
     pub policy_uri: Option<String>,
     pub tos_uri: Option<String>,
     pub allowed_cors_origins: Option<Vec<String>>,
+    pub id_token_signed_response_alg: Option<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -92,6 +94,15 @@ pub fn metadata_from_request(
     let access_token_strategy = match &req.access_token_strategy {
         Some(s) => TokenStrategy::parse(s)?,
         None => TokenStrategy::Jwt,
+    };
+    let id_token_signed_response_alg = match req.id_token_signed_response_alg.as_deref() {
+        None | Some("") => None,
+        Some(alg) => Some(KeyAlg::parse(alg).ok_or_else(|| {
+            invalid(
+                "id_token_signed_response_alg",
+                format!("{alg:?} is not supported; use RS256 or ES256"),
+            )
+        })?),
     };
     let mut lifespans = Lifespans::default();
     for field in Lifespans::FIELDS {
@@ -144,6 +155,7 @@ pub fn metadata_from_request(
         tos_uri: req.tos_uri.clone().unwrap_or_default(),
         allowed_cors_origins: req.allowed_cors_origins.clone().unwrap_or_default(),
         lifespans,
+        id_token_signed_response_alg,
     })
 }
 
@@ -180,6 +192,7 @@ pub struct ClientResponse {
     pub allowed_cors_origins: Vec<String>,
     #[serde(flatten)]
     pub lifespans: Lifespans,
+    pub id_token_signed_response_alg: &'static str,
     pub created_at: String,
     pub updated_at: String,
     /// RFC 7591 §3.2.1.
@@ -226,6 +239,7 @@ impl ClientResponse {
             tos_uri: m.tos_uri.clone(),
             allowed_cors_origins: m.allowed_cors_origins.clone(),
             lifespans: m.lifespans.clone(),
+            id_token_signed_response_alg: m.id_token_alg().as_str(),
             created_at: client.created_at.format(&Rfc3339).unwrap_or_default(),
             updated_at: client.updated_at.format(&Rfc3339).unwrap_or_default(),
             client_id_issued_at: client.created_at.unix_timestamp(),
