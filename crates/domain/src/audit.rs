@@ -39,10 +39,14 @@ pub enum AuditEventType {
     ScopeDeleted,
     ClientRegisteredByUser,
     ClientDeactivatedByUser,
+    ConsentGranted,
+    ConsentDenied,
+    CodeReplayDetected,
+    RefreshReuseDetected,
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 26] = [
+    pub const ALL: [AuditEventType; 30] = [
         Self::RegistrationSucceeded,
         Self::RegistrationAttempted,
         Self::LoginSucceeded,
@@ -69,6 +73,10 @@ impl AuditEventType {
         Self::ScopeDeleted,
         Self::ClientRegisteredByUser,
         Self::ClientDeactivatedByUser,
+        Self::ConsentGranted,
+        Self::ConsentDenied,
+        Self::CodeReplayDetected,
+        Self::RefreshReuseDetected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +107,10 @@ impl AuditEventType {
             Self::ScopeDeleted => "scope_deleted",
             Self::ClientRegisteredByUser => "client_registered_by_user",
             Self::ClientDeactivatedByUser => "client_deactivated_by_user",
+            Self::ConsentGranted => "consent_granted",
+            Self::ConsentDenied => "consent_denied",
+            Self::CodeReplayDetected => "code_replay_detected",
+            Self::RefreshReuseDetected => "refresh_reuse_detected",
         }
     }
 

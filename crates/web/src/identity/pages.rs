@@ -57,6 +57,8 @@ struct FlowPage {
     code_step: bool,
     /// The flow is done (recovery, verification): where "Continue" leads.
     continue_url: Option<String>,
+    /// Where the flow leads when done, carried by the links to the other flows' pages.
+    return_to: Option<String>,
 }
 
 fn text(value: &Value, pointer: &str) -> String {
@@ -140,6 +142,7 @@ fn page_context(
         continue_url: (flow.state == FlowState::PassedChallenge
             && matches!(flow.kind, FlowKind::Verification | FlowKind::Recovery))
         .then(|| flow::success_url(state, flow)),
+        return_to: flow.return_to.clone(),
     }
 }
 
@@ -259,13 +262,14 @@ async fn show(
             fresh.id
         )));
     }
-    Ok(render_flow_page(
-        state,
-        &found,
-        headers,
-        StatusCode::OK,
-        link_code(&query),
-    ))
+    let mut response = render_flow_page(state, &found, headers, StatusCode::OK, link_code(&query));
+    // A flow that returns to an authorization request ends in a redirect to the client.
+    if let Some(targets) =
+        crate::oauth::authorize::form_targets_for(state, found.return_to.as_deref()).await
+    {
+        response.extensions_mut().insert(targets);
+    }
+    Ok(response)
 }
 
 /// `GET /ui/login`.

@@ -17,21 +17,32 @@ const SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
 fn metadata(s: &Settings, scopes_supported: &[String]) -> Value {
     let mut doc = json!({
         "issuer": s.issuer,
+        "authorization_endpoint": s.url("/oauth2/auth"),
         "jwks_uri": s.url("/.well-known/jwks.json"),
         "token_endpoint": s.url("/oauth2/token"),
         "introspection_endpoint": s.url("/oauth2/introspect"),
         "revocation_endpoint": s.url("/oauth2/revoke"),
-        "grant_types_supported": ["client_credentials"],
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": SECRET_METHODS,
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": false,
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "none"
+        ],
         "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
         "revocation_endpoint_auth_methods_supported": SECRET_METHODS,
         "scopes_supported": scopes_supported,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "access_token_signing_alg_values_supported": ["ES256"],
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id"
+            "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id",
+            "auth_time", "nonce", "at_hash", "amr", "sid", "email"
         ],
     });
     if s.registration.enabled {

@@ -1,9 +1,13 @@
-//! OAuth 2.0 endpoints on the public listener: token (client credentials), introspection,
+//! OAuth 2.0 and OpenID Connect endpoints on the public listener: authorization with the consent
+//! page, token (authorization code, client credentials), introspection,
 //! revocation, dynamic client registration, clients registered by signed-in people, discovery
 //! with the JWKS, and the scope catalog.
 
+pub mod authorize;
 pub mod catalog;
 pub mod clients;
+pub mod code_grant;
+pub mod consent;
 pub mod discovery;
 pub mod introspect;
 pub mod register;
@@ -28,6 +32,18 @@ pub fn router() -> Router<AppState> {
         )
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route("/api/scopes", get(catalog::list))
+        .route("/oauth2/auth", get(authorize::get).post(authorize::post))
+        .route(
+            "/oauth2/authorize",
+            get(authorize::get).post(authorize::post),
+        )
+        .route("/o/authorize/", get(authorize::get).post(authorize::post))
+        .route(
+            "/oauth/authorize",
+            get(authorize::get).post(authorize::post),
+        )
+        .route("/oauth2/auth/continue", get(authorize::resume))
+        .route("/ui/consent", get(consent::page).post(consent::submit))
         .route("/oauth2/token", post(token::post))
         .route("/o/token/", post(token::post))
         .route("/oauth/token", post(token::post))

@@ -1,6 +1,7 @@
-//! `POST /oauth2/token` (RFC 6749 §3.2). This slice serves the client credentials grant
-//! (§4.4); access tokens are RFC 9068 JWTs signed with ES256, or opaque when the client asks.
-//! Issuing a JWT touches no database: the client comes from the cache and the key from memory.
+//! `POST /oauth2/token` (RFC 6749 §3.2): the client credentials grant (§4.4) here, the
+//! authorization code grant in [`super::code_grant`]. Access tokens are RFC 9068 JWTs signed
+//! with ES256, or opaque when the client asks. Issuing a client-credentials JWT touches no
+//! database: the client comes from the cache and the key from memory.
 
 use crate::error::OAuthError;
 use crate::extract::client_auth::authenticate_client;
@@ -28,6 +29,10 @@ pub struct TokenResponse {
     pub expires_in: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 impl IntoResponse for TokenResponse {
@@ -103,17 +108,19 @@ pub async fn post(
             tracing::debug!(client.id = %client.client_id, "issued access token (client_credentials)");
             Ok(response)
         }
-        "authorization_code" | "refresh_token" | "urn:ietf:params:oauth:grant-type:device_code" => {
-            Err(OAuthError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                format!("the {grant_type} grant is not enabled on this server"),
-            ))
+        "authorization_code" => {
+            let client = authenticate_client(&state, &headers, &mut form).await?;
+            super::code_grant::exchange(&state, &client, &mut form).await
         }
+        "refresh_token" | "urn:ietf:params:oauth:grant-type:device_code" => Err(OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("the {grant_type} grant is not enabled on this server"),
+        )),
         _ => Err(OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "grant_type must be client_credentials",
+            "grant_type must be authorization_code or client_credentials",
         )),
     }
 }
@@ -180,5 +187,7 @@ pub async fn issue(
         token_type: "bearer",
         expires_in,
         scope,
+        id_token: None,
+        refresh_token: None,
     })
 }

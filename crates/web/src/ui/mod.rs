@@ -55,6 +55,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "identity/settings.html",
         include_str!("../../templates/identity/settings.html"),
     ),
+    (
+        "oauth/consent.html",
+        include_str!("../../templates/oauth/consent.html"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../../static/gatehouse.css");
@@ -150,11 +154,26 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// CSP sources a page's forms may end up at besides Gatehouse itself: a form whose answer
+/// redirects to an OAuth 2.0 client (login or consent during an authorization request) must
+/// allow the client's origin, since browsers apply `form-action` to the redirects that follow a
+/// submission. A page handler leaves this in its response's extensions.
+#[derive(Debug, Clone, Default)]
+pub struct FormTargets(pub Vec<String>);
+
 /// The headers of every page (DESIGN.md §2, issue 3): a strict CSP, no framing, no referrer,
 /// no sniffing, no caching (unless the response chose its own caching, as the stylesheet does).
-fn security_headers(headers: &mut HeaderMap, issuer: &str) {
+fn security_headers(headers: &mut HeaderMap, issuer: &str, targets: Option<&FormTargets>) {
+    let mut form_action = format!("'self' {issuer}");
+    for target in targets.iter().flat_map(|t| t.0.iter()) {
+        // Only well-formed sources: no spaces or separators that would add a directive.
+        if !target.is_empty() && !target.contains([' ', ';', ',', '\'']) {
+            form_action.push(' ');
+            form_action.push_str(target);
+        }
+    }
     let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' {issuer}; \
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action {form_action}; \
          frame-ancestors 'none'; base-uri 'none'"
     );
     if let Ok(csp) = HeaderValue::from_str(&csp) {
@@ -184,7 +203,12 @@ pub async fn page_layer(State(state): State<AppState>, request: Request, next: N
         response = error::render(&state.pages, failure, response);
     }
     if is_ui || failed.is_some() {
-        security_headers(response.headers_mut(), &state.settings.issuer);
+        let targets = response.extensions_mut().remove::<FormTargets>();
+        security_headers(
+            response.headers_mut(),
+            &state.settings.issuer,
+            targets.as_ref(),
+        );
     }
     response
 }
