@@ -53,7 +53,19 @@ async fn discovery_uses_the_configured_issuer_and_lists_what_is_supported() {
                 doc["jwks_uri"],
                 json!(format!("{}/.well-known/jwks.json", app.issuer))
             );
-            assert_eq!(doc["grant_types_supported"], json!(["client_credentials"]));
+            assert_eq!(
+                doc["authorization_endpoint"],
+                json!(format!("{}/oauth2/auth", app.issuer))
+            );
+            assert_eq!(
+                doc["grant_types_supported"],
+                json!(["authorization_code", "client_credentials"])
+            );
+            assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+            assert_eq!(
+                doc["authorization_response_iss_parameter_supported"],
+                json!(true)
+            );
             assert!(!doc.to_string().contains("evil.example"));
         }
     }

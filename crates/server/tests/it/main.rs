@@ -14,6 +14,8 @@ mod introspection;
 mod ip_bans;
 mod keys;
 mod nodes;
+mod oidc;
+mod oidc_rp;
 mod recovery;
 mod registration;
 mod scopes;
