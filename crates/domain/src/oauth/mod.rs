@@ -10,6 +10,7 @@ pub mod code;
 pub mod consent;
 pub mod duration;
 pub mod id_token;
+pub mod logout;
 pub mod redirect_uri;
 pub mod scope;
 pub mod store;
