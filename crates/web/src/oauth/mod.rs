@@ -2,6 +2,7 @@
 //! revocation, dynamic client registration, clients registered by signed-in people, discovery
 //! with the JWKS, and the scope catalog.
 
+pub mod bearer;
 pub mod catalog;
 pub mod clients;
 pub mod discovery;
