@@ -26,5 +26,6 @@ mod token;
 mod ui;
 mod ui_flows;
 mod user_clients;
+mod userinfo;
 mod verification;
 mod webhooks;

@@ -1,16 +1,19 @@
 //! OAuth 2.0 endpoints on the public listener: token (client credentials), introspection,
 //! revocation, dynamic client registration, clients registered by signed-in people, discovery
-//! with the JWKS, and the scope catalog.
+//! with the JWKS, and the scope catalog; and the OpenID Connect endpoints serving a person's
+//! data (userinfo, `/api/me`).
 
 pub mod bearer;
 pub mod catalog;
 pub mod clients;
 pub mod discovery;
 pub mod introspect;
+pub mod me;
 pub mod register;
 pub mod revoke;
 pub mod token;
 pub mod user_clients;
+pub mod userinfo;
 pub mod wire;
 
 use crate::state::AppState;
@@ -42,6 +45,9 @@ pub fn router() -> Router<AppState> {
             "/api/user/clients/{client_id}/deactivate",
             post(user_clients::deactivate_one),
         )
+        .route("/userinfo", get(userinfo::get).post(userinfo::post))
+        .route("/api/me", get(me::get))
+        .route("/api/user-scoped", get(me::get))
         .route(
             "/oauth2/register/{client_id}",
             get(register::read)
