@@ -13,6 +13,7 @@ mod health;
 mod introspection;
 mod ip_bans;
 mod keys;
+mod logout;
 mod nodes;
 mod recovery;
 mod registration;

@@ -462,7 +462,7 @@ async fn api_me_is_keyed_by_the_granted_fine_grained_scopes() {
 }
 
 #[tokio::test]
-async fn discovery_lists_userinfo_and_the_claims() {
+async fn discovery_lists_userinfo_logout_and_the_claims() {
     for app in TestApp::all("discovery_oidc").await {
         let response = app
             .public_request(Method::GET, "/.well-known/openid-configuration")
@@ -474,6 +474,10 @@ async fn discovery_lists_userinfo_and_the_claims() {
         assert_eq!(
             doc["userinfo_endpoint"],
             json!(format!("{}/userinfo", app.issuer))
+        );
+        assert_eq!(
+            doc["end_session_endpoint"],
+            json!(format!("{}/oauth2/sessions/logout", app.issuer))
         );
         let claims: Vec<&str> = doc["claims_supported"]
             .as_array()

@@ -54,6 +54,7 @@ fn metadata(s: &Settings, scopes_supported: &[String]) -> Value {
         "id_token_signing_alg_values_supported": ["RS256"],
         "access_token_signing_alg_values_supported": ["ES256"],
         "userinfo_endpoint": s.url("/userinfo"),
+        "end_session_endpoint": s.url("/oauth2/sessions/logout"),
         "claims_supported": claims_supported(),
     });
     if s.registration.enabled {

@@ -1,12 +1,13 @@
 //! OAuth 2.0 endpoints on the public listener: token (client credentials), introspection,
 //! revocation, dynamic client registration, clients registered by signed-in people, discovery
 //! with the JWKS, and the scope catalog; and the OpenID Connect endpoints serving a person's
-//! data (userinfo, `/api/me`).
+//! data (userinfo, `/api/me`) and RP-initiated logout with its `/ui/logout` page.
 
 pub mod bearer;
 pub mod catalog;
 pub mod clients;
 pub mod discovery;
+pub mod end_session;
 pub mod introspect;
 pub mod me;
 pub mod register;
@@ -48,6 +49,14 @@ pub fn router() -> Router<AppState> {
         .route("/userinfo", get(userinfo::get).post(userinfo::post))
         .route("/api/me", get(me::get))
         .route("/api/user-scoped", get(me::get))
+        .route(
+            "/oauth2/sessions/logout",
+            get(end_session::get).post(end_session::post),
+        )
+        .route(
+            end_session::PAGE,
+            get(end_session::page).post(end_session::confirm),
+        )
         .route(
             "/oauth2/register/{client_id}",
             get(register::read)

@@ -27,6 +27,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("macros.html", include_str!("../../templates/macros.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("account.html", include_str!("../../templates/account.html")),
+    ("logout.html", include_str!("../../templates/logout.html")),
     (
         "account_application.html",
         include_str!("../../templates/account_application.html"),
@@ -150,14 +151,24 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// The headers of every page (DESIGN.md §2, issue 3): a strict CSP, no framing, no referrer,
-/// no sniffing, no caching (unless the response chose its own caching, as the stylesheet does).
+/// The pages' Content-Security-Policy. Forms post to this server only, and also to
+/// `form_target` (an origin) when a page's form answers with a redirect there: browsers apply
+/// `form-action` to the redirects that follow a submission too.
+pub fn content_security_policy(issuer: &str, form_target: Option<&str>) -> String {
+    let extra = form_target.map(|o| format!(" {o}")).unwrap_or_default();
+    format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' \
+         {issuer}{extra}; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// The headers of every page (DESIGN.md §2, issue 3): a strict CSP (unless the page set its own,
+/// built with [`content_security_policy`]), no framing, no referrer, no sniffing, no caching
+/// (unless the response chose its own caching, as the stylesheet does).
 fn security_headers(headers: &mut HeaderMap, issuer: &str) {
-    let csp = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' {issuer}; \
-         frame-ancestors 'none'; base-uri 'none'"
-    );
-    if let Ok(csp) = HeaderValue::from_str(&csp) {
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(csp) = HeaderValue::from_str(&content_security_policy(issuer, None))
+    {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
