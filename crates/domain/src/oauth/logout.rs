@@ -113,7 +113,10 @@ mod tests {
     const ISS: &str = "https://id.example";
 
     fn claims(value: Value) -> Map<String, Value> {
-        value.as_object().expect("an object").clone()
+        let Value::Object(map) = value else {
+            panic!("claims are a JSON object")
+        };
+        map
     }
 
     #[test]
