@@ -1,13 +1,16 @@
 //! OAuth 2.0 rules: clients, scopes and the scope catalog, redirect URIs, the authorization
-//! request, access tokens, introspection, and the clients people register for themselves.
+//! request, access tokens, introspection, the clients people register for themselves, the claims
+//! released per scope, and RP-initiated logout.
 
 pub mod authorize;
 pub mod catalog;
+pub mod claims;
 pub mod client;
 pub mod code;
 pub mod consent;
 pub mod duration;
 pub mod id_token;
+pub mod logout;
 pub mod pending;
 pub mod redirect_uri;
 pub mod scope;

@@ -126,6 +126,27 @@ async fn the_openidconnect_crate_signs_in_and_validates_the_id_token() {
             .expect("hash");
             assert_eq!(claims.access_token_hash(), Some(&expected_hash));
             assert!(claims.auth_time().is_some());
+            assert_eq!(claims.email().map(|e| e.as_str()), Some(address));
+            assert_eq!(
+                claims
+                    .given_name()
+                    .and_then(|n| n.get(None))
+                    .map(|n| n.as_str()),
+                Some("Ada"),
+                "profile claims for the profile scope"
+            );
+
+            // Userinfo answers the same person with the granted claims.
+            let info: openidconnect::core::CoreUserInfoClaims = client
+                .user_info(
+                    tokens.access_token().clone(),
+                    Some(claims.subject().clone()),
+                )
+                .expect("userinfo endpoint discovered")
+                .request_async(&http)
+                .await
+                .expect("userinfo answers");
+            assert_eq!(info.email().map(|e| e.as_str()), Some(address));
             let scopes: Vec<String> = tokens
                 .scopes()
                 .expect("scope answered")

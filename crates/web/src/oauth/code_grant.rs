@@ -12,6 +12,7 @@ use crate::state::AppState;
 use axum::http::StatusCode;
 use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
 use gatehouse_domain::identity::{Identity, IdentityState};
+use gatehouse_domain::oauth::claims::standard_claims;
 use gatehouse_domain::oauth::client::{Client, GrantType};
 use gatehouse_domain::oauth::code::{CodeGrant, Redemption};
 use gatehouse_domain::oauth::id_token::{ID_TOKEN_TYP, IdTokenClaims, half_hash, pkce_matches};
@@ -168,6 +169,8 @@ fn id_token(
         .lifespans
         .authorization_code_grant_id_token_lifespan
         .unwrap_or(state.settings.id_token_lifespan);
+    let mut extra = standard_claims(identity, &grant.scope, &state.scopes.snapshot());
+    extra.remove("sub");
     let claims = IdTokenClaims {
         iss: state.settings.issuer.clone(),
         sub: identity.id.to_string(),
@@ -180,7 +183,7 @@ fn id_token(
         amr: grant.amr.clone(),
         sid: grant.session_id.map(|id| id.to_string()),
         tenant_id: identity.tenant_id,
-        extra: serde_json::Map::new(),
+        extra,
     };
     let keys = state
         .keys

@@ -9,10 +9,33 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_domain::oauth::claims::STANDARD_CLAIMS;
 use serde_json::{Value, json};
 use std::sync::RwLock;
 
 const SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+/// The token claims, then the standard claims userinfo and ID tokens release per scope.
+fn claims_supported() -> Vec<&'static str> {
+    let mut claims = vec![
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+        "jti",
+        "client_id",
+        "scope",
+        "tenant_id",
+    ];
+    for claim in STANDARD_CLAIMS {
+        if !claims.contains(&claim) {
+            claims.push(claim);
+        }
+    }
+    claims
+}
 
 fn metadata(s: &Settings, scopes_supported: &[String]) -> Value {
     let mut doc = json!({
@@ -40,10 +63,9 @@ fn metadata(s: &Settings, scopes_supported: &[String]) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "access_token_signing_alg_values_supported": ["ES256"],
-        "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id",
-            "auth_time", "nonce", "at_hash", "amr", "sid", "email"
-        ],
+        "userinfo_endpoint": s.url("/userinfo"),
+        "end_session_endpoint": s.url("/oauth2/sessions/logout"),
+        "claims_supported": claims_supported(),
     });
     if s.registration.enabled {
         doc["registration_endpoint"] = json!(s.url("/oauth2/register"));

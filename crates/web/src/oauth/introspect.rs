@@ -2,6 +2,7 @@
 //! `POST /admin/oauth2/introspect` for operators. A token that is unknown, expired, revoked,
 //! foreign, or whose client is gone or disabled is `{"active": false}` and nothing more.
 
+use super::bearer::live_claims;
 use crate::error::OAuthError;
 use crate::extract::client_auth::authenticate_client;
 use crate::extract::form::OAuthForm;
@@ -11,10 +12,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::ids::TenantId;
-use gatehouse_domain::oauth::token::{
-    AccessTokenClaims, OPAQUE_PREFIX, access_token_claims, is_live,
-};
-use gatehouse_domain::secret::TokenHash;
 use serde::Serialize;
 
 #[derive(Debug, Serialize, Default)]
@@ -50,45 +47,6 @@ impl IntoResponse for Introspection {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
-}
-
-/// Finds the live claims behind `token`, whatever its format.
-pub async fn live_claims(
-    state: &AppState,
-    token: &str,
-) -> Result<Option<AccessTokenClaims>, OAuthError> {
-    let now = state.now();
-    let claims = if token.starts_with(OPAQUE_PREFIX) {
-        state
-            .store
-            .find_opaque_token(&TokenHash::of(token))
-            .await?
-            .map(|t| t.claims)
-    } else if token.bytes().filter(|b| *b == b'.').count() == 2 {
-        let keys = state
-            .keys
-            .current()
-            .map_err(|e| OAuthError::server_error("signing keys unavailable", &e))?;
-        match keys.verify(token) {
-            Ok(jwt) => access_token_claims(jwt.typ.as_deref(), jwt.claims),
-            Err(_) => None,
-        }
-    } else {
-        None
-    };
-    let Some(claims) = claims.filter(|c| is_live(c, &state.settings.issuer, now)) else {
-        return Ok(None);
-    };
-    if !token.starts_with(OPAQUE_PREFIX) && state.store.is_access_token_revoked(&claims.jti).await?
-    {
-        return Ok(None);
-    }
-    let client_ok = state
-        .clients
-        .get(&claims.client_id)
-        .await?
-        .is_some_and(|c| c.active && c.tenant_id == claims.tenant_id);
-    Ok(client_ok.then_some(claims))
 }
 
 /// Introspects `token` for a caller in `tenant` (`None`: any tenant, for operators).

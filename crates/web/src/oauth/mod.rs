@@ -1,19 +1,24 @@
 //! OAuth 2.0 and OpenID Connect endpoints on the public listener: authorization with the consent
 //! page, token (authorization code, client credentials), introspection,
 //! revocation, dynamic client registration, clients registered by signed-in people, discovery
-//! with the JWKS, and the scope catalog.
+//! with the JWKS, and the scope catalog; and the OpenID Connect endpoints serving a person's
+//! data (userinfo, `/api/me`) and RP-initiated logout with its `/ui/logout` page.
 
 pub mod authorize;
+pub mod bearer;
 pub mod catalog;
 pub mod clients;
 pub mod code_grant;
 pub mod consent;
 pub mod discovery;
+pub mod end_session;
 pub mod introspect;
+pub mod me;
 pub mod register;
 pub mod revoke;
 pub mod token;
 pub mod user_clients;
+pub mod userinfo;
 pub mod wire;
 
 use crate::state::AppState;
@@ -56,6 +61,17 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/user/clients/{client_id}/deactivate",
             post(user_clients::deactivate_one),
+        )
+        .route("/userinfo", get(userinfo::get).post(userinfo::post))
+        .route("/api/me", get(me::get))
+        .route("/api/user-scoped", get(me::get))
+        .route(
+            "/oauth2/sessions/logout",
+            get(end_session::get).post(end_session::post),
+        )
+        .route(
+            end_session::PAGE,
+            get(end_session::page).post(end_session::confirm),
         )
         .route(
             "/oauth2/register/{client_id}",

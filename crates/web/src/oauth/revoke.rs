@@ -1,7 +1,7 @@
 //! Token revocation (RFC 7009). A client revokes only tokens issued to it; an unknown, invalid or
 //! already expired token is answered with 200 like a revoked one (§2.2).
 
-use super::introspect::live_claims;
+use super::bearer::live_claims;
 use crate::error::OAuthError;
 use crate::extract::client_auth::authenticate_client;
 use crate::extract::form::OAuthForm;

@@ -27,6 +27,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     ("macros.html", include_str!("../../templates/macros.html")),
     ("error.html", include_str!("../../templates/error.html")),
     ("account.html", include_str!("../../templates/account.html")),
+    ("logout.html", include_str!("../../templates/logout.html")),
     (
         "account_application.html",
         include_str!("../../templates/account_application.html"),
