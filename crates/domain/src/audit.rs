@@ -39,10 +39,11 @@ pub enum AuditEventType {
     ScopeDeleted,
     ClientRegisteredByUser,
     ClientDeactivatedByUser,
+    ConsentRevoked,
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 26] = [
+    pub const ALL: [AuditEventType; 27] = [
         Self::RegistrationSucceeded,
         Self::RegistrationAttempted,
         Self::LoginSucceeded,
@@ -69,6 +70,7 @@ impl AuditEventType {
         Self::ScopeDeleted,
         Self::ClientRegisteredByUser,
         Self::ClientDeactivatedByUser,
+        Self::ConsentRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +101,7 @@ impl AuditEventType {
             Self::ScopeDeleted => "scope_deleted",
             Self::ClientRegisteredByUser => "client_registered_by_user",
             Self::ClientDeactivatedByUser => "client_deactivated_by_user",
+            Self::ConsentRevoked => "consent_revoked",
         }
     }
 

@@ -44,6 +44,8 @@ pub trait Storage:
     + crate::oauth::store::ScopeStore
     + crate::oauth::code::CodeStore
     + crate::oauth::consent::ConsentStore
+    + crate::oauth::refresh::RefreshStore
+    + crate::oauth::grant::GrantRevocationStore
     + crate::keys::KeyStore
     + crate::flow::FlowStore
     + crate::identity::store::IdentityStore
@@ -64,6 +66,8 @@ impl<T> Storage for T where
         + crate::oauth::store::ScopeStore
         + crate::oauth::code::CodeStore
         + crate::oauth::consent::ConsentStore
+        + crate::oauth::refresh::RefreshStore
+        + crate::oauth::grant::GrantRevocationStore
         + crate::keys::KeyStore
         + crate::flow::FlowStore
         + crate::identity::store::IdentityStore

@@ -1,5 +1,6 @@
 //! OAuth 2.0 rules: clients, scopes and the scope catalog, redirect URIs, the authorization
-//! request, access tokens, introspection, and the clients people register for themselves.
+//! request, access tokens, refresh token families, grant revocation, introspection, and the
+//! clients people register for themselves.
 
 pub mod authorize;
 pub mod catalog;
@@ -7,8 +8,10 @@ pub mod client;
 pub mod code;
 pub mod consent;
 pub mod duration;
+pub mod grant;
 pub mod id_token;
 pub mod redirect_uri;
+pub mod refresh;
 pub mod scope;
 pub mod store;
 pub mod token;
