@@ -31,6 +31,8 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     15 "0015_create_oauth2_codes",
     16 "0016_add_oauth2_client_owner",
     17 "0017_create_oauth2_consents",
+    19 "0019_create_oauth2_refresh_tokens",
+    20 "0020_create_oauth2_grant_revocations",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -51,6 +53,8 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     15 "0015_create_oauth2_codes",
     16 "0016_add_oauth2_client_owner",
     17 "0017_create_oauth2_consents",
+    19 "0019_create_oauth2_refresh_tokens",
+    20 "0020_create_oauth2_grant_revocations",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {

@@ -58,6 +58,10 @@ const EXPIRING: &[(&str, &str)] = &[
     ("ip_bans", "id"),
     ("webhook_deliveries", "id"),
     ("oauth2_codes", "code_hash"),
+    // Tokens before their families: a family outlives its tokens, and takes any left with it.
+    ("oauth2_refresh_tokens", "token_hash"),
+    ("oauth2_refresh_families", "family_id"),
+    ("oauth2_grant_revocations", "id"),
 ];
 
 #[async_trait]
