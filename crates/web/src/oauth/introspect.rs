@@ -1,6 +1,7 @@
 //! Token introspection (RFC 7662): `POST /oauth2/introspect` for authenticated clients and
 //! `POST /admin/oauth2/introspect` for operators. A token that is unknown, expired, revoked,
-//! foreign, or whose client is gone or disabled is `{"active": false}` and nothing more.
+//! foreign, or whose client is gone or disabled, or a person's token issued before they revoked
+//! the client's grant, is `{"active": false}` and nothing more.
 
 use crate::error::OAuthError;
 use crate::extract::client_auth::authenticate_client;
@@ -16,6 +17,8 @@ use gatehouse_domain::oauth::token::{
 };
 use gatehouse_domain::secret::TokenHash;
 use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 #[derive(Debug, Serialize, Default)]
 pub struct Introspection {
@@ -83,12 +86,34 @@ pub async fn live_claims(
     {
         return Ok(None);
     }
+    if grant_revoked(state, &claims).await? {
+        return Ok(None);
+    }
     let client_ok = state
         .clients
         .get(&claims.client_id)
         .await?
         .is_some_and(|c| c.active && c.tenant_id == claims.tenant_id);
     Ok(client_ok.then_some(claims))
+}
+
+/// Whether the person's grant behind a token was revoked at or after the token was issued. A
+/// token whose subject is the client itself (client credentials) has no such grant and costs no
+/// query.
+async fn grant_revoked(state: &AppState, claims: &AccessTokenClaims) -> Result<bool, OAuthError> {
+    if claims.sub == claims.client_id {
+        return Ok(false);
+    }
+    let Ok(person) = Uuid::parse_str(&claims.sub) else {
+        return Ok(false);
+    };
+    let Ok(iat) = OffsetDateTime::from_unix_timestamp(claims.iat) else {
+        return Ok(true);
+    };
+    Ok(state
+        .store
+        .grant_revoked_since(claims.tenant_id, person, &claims.client_id, iat)
+        .await?)
 }
 
 /// Introspects `token` for a caller in `tenant` (`None`: any tenant, for operators).
