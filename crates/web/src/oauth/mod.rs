@@ -1,10 +1,11 @@
 //! OAuth 2.0 endpoints on the public listener: token (client credentials), introspection,
 //! revocation, dynamic client registration, clients registered by signed-in people, discovery
-//! with the JWKS, and the scope catalog.
+//! with the JWKS, the scope catalog, and the grants people gave clients ("connected apps").
 
 pub mod catalog;
 pub mod clients;
 pub mod discovery;
+pub mod grants;
 pub mod introspect;
 pub mod register;
 pub mod revoke;
@@ -37,6 +38,11 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/register", post(register::create))
         .route("/api/client/register", post(user_clients::create))
         .route("/api/user/clients", get(user_clients::list))
+        .route("/api/user/authorizations", get(grants::list))
+        .route(
+            "/api/user/authorizations/{client_id}",
+            axum::routing::delete(grants::delete),
+        )
         .route(
             "/api/user/clients/{client_id}/deactivate",
             post(user_clients::deactivate_one),
