@@ -2436,6 +2436,34 @@ mod refresh {
     }
 
     #[tokio::test]
+    async fn deleting_a_client_deletes_its_refresh_tokens() {
+        use gatehouse_domain::oauth::store::ClientStore;
+        for (store, _) in two_nodes("refresh_client_delete").await {
+            let policy = RefreshPolicy::default();
+            store
+                .insert_client(&super::client("web", "Web"))
+                .await
+                .expect("inserts client");
+            let token = first_token(&store, "gone@example.com", &policy).await;
+            let (_, hash) = RefreshToken::mint();
+            store
+                .insert_refresh_token(&hash, &token)
+                .await
+                .expect("inserts");
+            store.delete_client("web").await.expect("deletes client");
+            assert!(
+                store
+                    .find_refresh_token(&hash)
+                    .await
+                    .expect("reads")
+                    .is_none(),
+                "{}",
+                store.backend_name()
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn grant_revocations_cover_tokens_issued_up_to_the_latest_revocation() {
         for (store, _) in two_nodes("grant_revocations").await {
             let who = super::sessions::identity(&store, "revoked@example.com").await;

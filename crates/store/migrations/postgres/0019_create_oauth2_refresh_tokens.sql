@@ -19,6 +19,8 @@ CREATE TABLE oauth2_refresh_families (
 );
 CREATE INDEX oauth2_refresh_families_grant ON oauth2_refresh_families (tenant_id, identity_id, client_id);
 CREATE INDEX oauth2_refresh_families_expiry ON oauth2_refresh_families (expires_at);
+-- Deleting a client deletes its families (and their tokens).
+CREATE INDEX oauth2_refresh_families_client ON oauth2_refresh_families (client_id);
 
 -- Refresh tokens, by the SHA-256 of the token (the token itself is never kept). `used_at` is set
 -- by the rotation that replaced the token; presenting it again revokes the family. A used token
