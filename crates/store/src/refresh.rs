@@ -30,7 +30,7 @@ struct FamilyRow {
     revoked_at: Option<Ts>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, Copy, sqlx::FromRow)]
 struct TokenRow {
     family_id: Uuid,
     issued_at: Ts,
