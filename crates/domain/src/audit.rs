@@ -43,10 +43,11 @@ pub enum AuditEventType {
     ConsentDenied,
     CodeReplayDetected,
     RefreshReuseDetected,
+    ConsentRevoked,
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 30] = [
+    pub const ALL: [AuditEventType; 31] = [
         Self::RegistrationSucceeded,
         Self::RegistrationAttempted,
         Self::LoginSucceeded,
@@ -77,6 +78,7 @@ impl AuditEventType {
         Self::ConsentDenied,
         Self::CodeReplayDetected,
         Self::RefreshReuseDetected,
+        Self::ConsentRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -111,6 +113,7 @@ impl AuditEventType {
             Self::ConsentDenied => "consent_denied",
             Self::CodeReplayDetected => "code_replay_detected",
             Self::RefreshReuseDetected => "refresh_reuse_detected",
+            Self::ConsentRevoked => "consent_revoked",
         }
     }
 

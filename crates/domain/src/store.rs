@@ -45,6 +45,8 @@ pub trait Storage:
     + crate::oauth::code::CodeStore
     + crate::oauth::consent::ConsentStore
     + crate::oauth::pending::PendingStore
+    + crate::oauth::refresh::RefreshStore
+    + crate::oauth::grant::GrantRevocationStore
     + crate::keys::KeyStore
     + crate::flow::FlowStore
     + crate::identity::store::IdentityStore
@@ -66,6 +68,8 @@ impl<T> Storage for T where
         + crate::oauth::code::CodeStore
         + crate::oauth::consent::ConsentStore
         + crate::oauth::pending::PendingStore
+        + crate::oauth::refresh::RefreshStore
+        + crate::oauth::grant::GrantRevocationStore
         + crate::keys::KeyStore
         + crate::flow::FlowStore
         + crate::identity::store::IdentityStore

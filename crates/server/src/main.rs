@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use gatehouse::cli::{
-    clients::ClientsCommand, identities::IdentitiesCommand, ip_bans::IpBansCommand,
-    keys::KeysCommand, migrate::MigrateCommand, scopes::ScopesCommand,
+    authorizations::AuthorizationsCommand, clients::ClientsCommand, identities::IdentitiesCommand,
+    ip_bans::IpBansCommand, keys::KeysCommand, migrate::MigrateCommand, scopes::ScopesCommand,
 };
 use gatehouse::config::{Config, ServeArgs};
 use gatehouse::gateway_config::{GatewayArgs, GatewayConfig};
@@ -42,6 +42,8 @@ enum Command {
     IpBans(IpBansCommand),
     /// List, create, update or delete scopes of the scope catalog through the admin API.
     Scopes(ScopesCommand),
+    /// List or revoke the clients a person has authorized, through the admin API.
+    Authorizations(AuthorizationsCommand),
 }
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
@@ -92,6 +94,7 @@ async fn main() -> ExitCode {
         Command::Identities(cmd) => cmd.run().await,
         Command::IpBans(cmd) => cmd.run().await,
         Command::Scopes(cmd) => cmd.run().await,
+        Command::Authorizations(cmd) => cmd.run().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -32,6 +32,8 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     16 "0016_add_oauth2_client_owner",
     17 "0017_create_oauth2_consents",
     18 "0018_create_oauth2_pending_authorizations",
+    19 "0019_create_oauth2_refresh_tokens",
+    20 "0020_create_oauth2_grant_revocations",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -53,6 +55,8 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     16 "0016_add_oauth2_client_owner",
     17 "0017_create_oauth2_consents",
     18 "0018_create_oauth2_pending_authorizations",
+    19 "0019_create_oauth2_refresh_tokens",
+    20 "0020_create_oauth2_grant_revocations",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {

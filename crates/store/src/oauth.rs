@@ -144,6 +144,12 @@ impl ClientStore for Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
+            // A client created later under the same id must not inherit refresh tokens.
+            sqlx::query("DELETE FROM oauth2_refresh_families WHERE client_id = $1")
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
             let affected = sqlx::query("DELETE FROM oauth2_clients WHERE client_id = $1")
                 .bind(client_id)
                 .execute(&mut *tx)

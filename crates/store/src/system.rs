@@ -59,6 +59,10 @@ const EXPIRING: &[(&str, &str)] = &[
     ("webhook_deliveries", "id"),
     ("oauth2_codes", "code_hash"),
     ("oauth2_pending_authorizations", "id"),
+    // Tokens before their families: a family outlives its tokens, and takes any left with it.
+    ("oauth2_refresh_tokens", "token_hash"),
+    ("oauth2_refresh_families", "family_id"),
+    ("oauth2_grant_revocations", "id"),
 ];
 
 #[async_trait]

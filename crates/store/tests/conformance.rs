@@ -2043,6 +2043,481 @@ mod codes {
     }
 }
 
+mod refresh {
+    use super::{NOW, postgres_url};
+    use gatehouse_domain::ids::TenantId;
+    use gatehouse_domain::oauth::code::{CODE_LIFESPAN, CodeGrant};
+    use gatehouse_domain::oauth::grant::{GrantRevocation, GrantRevocationStore};
+    use gatehouse_domain::oauth::refresh::{RefreshPolicy, RefreshStore, RefreshToken, Rotation};
+    use gatehouse_domain::oauth::scope::Scope;
+    use gatehouse_domain::store::CleanupStore;
+    use gatehouse_store::{PoolSettings, Store};
+    use std::sync::Arc;
+    use time::Duration;
+    use uuid::Uuid;
+
+    /// Two stores (two nodes) on one fresh, migrated database per backend: two pools on one
+    /// SQLite file, and two pools on one PostgreSQL database.
+    async fn two_nodes(test: &str) -> Vec<(Store, Store)> {
+        let mut urls = Vec::new();
+        let dir = std::env::temp_dir().join(format!("gatehouse-conformance-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        urls.push(format!("sqlite://{}", dir.join("test.db").display()));
+        if let Some(base) = postgres_url() {
+            let name = format!("gh_{}_{}", test, Uuid::new_v4().simple());
+            urls.push(
+                gatehouse_store::create_postgres_database(&base, &name[..name.len().min(63)])
+                    .await
+                    .expect("creates test database"),
+            );
+        }
+        let settings = PoolSettings {
+            max_connections: 4,
+            ..PoolSettings::default()
+        };
+        let mut out = Vec::new();
+        for url in urls {
+            let a = Store::connect(&url, &settings).await.expect("opens");
+            a.migrate().await.expect("migrates");
+            let b = Store::connect(&url, &settings).await.expect("opens");
+            b.migrate()
+                .await
+                .expect("migrates again, as a second node does");
+            out.push((a, b));
+        }
+        out
+    }
+
+    async fn first_token(store: &Store, email: &str, policy: &RefreshPolicy) -> RefreshToken {
+        let identity_id = super::sessions::identity(store, email).await;
+        let grant = CodeGrant {
+            tenant_id: TenantId::DEFAULT,
+            client_id: "web".into(),
+            identity_id,
+            session_id: Some(Uuid::now_v7()),
+            redirect_uri: "https://app.example/cb".into(),
+            scope: Scope::parse("openid email offline_access").expect("valid"),
+            nonce: None,
+            code_challenge: None,
+            auth_time: NOW,
+            amr: vec!["pwd".into()],
+            issued_at: NOW,
+            expires_at: NOW + CODE_LIFESPAN,
+        };
+        RefreshToken::first(&grant, policy, NOW)
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_rotates_once_and_a_replay_is_reported() {
+        for (store, _) in two_nodes("refresh_rotate").await {
+            let policy = RefreshPolicy::default();
+            let first = first_token(&store, "rt@example.com", &policy).await;
+            let (_, h1) = RefreshToken::mint();
+            store
+                .insert_refresh_token(&h1, &first)
+                .await
+                .expect("inserts");
+            assert_eq!(
+                store.find_refresh_token(&h1).await.expect("reads"),
+                Some(first.clone()),
+                "{}",
+                store.backend_name()
+            );
+
+            let later = NOW + Duration::minutes(5);
+            let (_, h2) = RefreshToken::mint();
+            let Rotation::Rotated {
+                previous,
+                successor,
+            } = store
+                .rotate_refresh_token(&h1, &h2, "web", &policy, later)
+                .await
+                .expect("rotates")
+            else {
+                panic!("a fresh token rotates");
+            };
+            assert_eq!(previous.family_id, first.family_id);
+            assert_eq!(previous.used_at, Some(later));
+            assert_eq!(successor, first.successor(&policy, later));
+            assert_eq!(
+                store.find_refresh_token(&h2).await.expect("reads"),
+                Some(successor.clone())
+            );
+
+            // Presented again: a replay, reported with the record so the family can be revoked.
+            let (_, h3) = RefreshToken::mint();
+            match store
+                .rotate_refresh_token(&h1, &h3, "web", &policy, later)
+                .await
+                .expect("reads")
+            {
+                Rotation::Reused { record } => assert_eq!(record.family_id, first.family_id),
+                other => panic!("{other:?}"),
+            }
+            assert!(
+                store
+                    .find_refresh_token(&h3)
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+
+            // Another client's rotation of the live successor is invalid and leaves it unused.
+            assert_eq!(
+                store
+                    .rotate_refresh_token(&h2, &h3, "mobile", &policy, later)
+                    .await
+                    .expect("reads"),
+                Rotation::Invalid
+            );
+            let unused = store.find_refresh_token(&h2).await.expect("reads");
+            assert_eq!(unused.and_then(|t| t.used_at), None);
+
+            // Revoking the family ends the successor too.
+            assert!(
+                store
+                    .revoke_refresh_family(first.family_id, later)
+                    .await
+                    .expect("revokes")
+            );
+            assert!(
+                !store
+                    .revoke_refresh_family(first.family_id, later)
+                    .await
+                    .expect("revokes")
+            );
+            assert_eq!(
+                store
+                    .rotate_refresh_token(&h2, &h3, "web", &policy, later)
+                    .await
+                    .expect("reads"),
+                Rotation::Invalid
+            );
+            let (_, unknown) = RefreshToken::mint();
+            assert_eq!(
+                store
+                    .rotate_refresh_token(&unknown, &h3, "web", &policy, later)
+                    .await
+                    .expect("reads"),
+                Rotation::Invalid
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_used_token_rotates_again_only_within_the_grace_period() {
+        for (store, _) in two_nodes("refresh_grace").await {
+            let policy = RefreshPolicy {
+                reuse_grace: Duration::seconds(30),
+                ..RefreshPolicy::default()
+            };
+            let first = first_token(&store, "grace@example.com", &policy).await;
+            let (_, h1) = RefreshToken::mint();
+            store
+                .insert_refresh_token(&h1, &first)
+                .await
+                .expect("inserts");
+            for (at, expect_rotated) in [
+                (NOW, true),
+                (NOW + Duration::seconds(10), true),
+                (NOW + Duration::seconds(30), false),
+            ] {
+                let (_, next) = RefreshToken::mint();
+                let rotation = store
+                    .rotate_refresh_token(&h1, &next, "web", &policy, at)
+                    .await
+                    .expect("rotates");
+                match rotation {
+                    Rotation::Rotated { previous, .. } => {
+                        assert!(expect_rotated, "{}: at {at}", store.backend_name());
+                        assert_eq!(previous.used_at, Some(NOW), "the first use is kept");
+                    }
+                    Rotation::Reused { .. } => assert!(!expect_rotated, "at {at}"),
+                    Rotation::Invalid => panic!("a live token is never invalid"),
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_tokens_and_families_are_invalid_and_cleaned_up() {
+        for (store, _) in two_nodes("refresh_expiry").await {
+            let policy = RefreshPolicy {
+                token_lifespan: Duration::days(10),
+                family_lifespan: Duration::days(15),
+                reuse_grace: Duration::ZERO,
+            };
+            let first = first_token(&store, "old@example.com", &policy).await;
+            let (_, h1) = RefreshToken::mint();
+            store
+                .insert_refresh_token(&h1, &first)
+                .await
+                .expect("inserts");
+            let (_, h2) = RefreshToken::mint();
+            assert_eq!(
+                store
+                    .rotate_refresh_token(&h1, &h2, "web", &policy, first.expires_at)
+                    .await
+                    .expect("reads"),
+                Rotation::Invalid,
+                "the token expired"
+            );
+            // Rotated on day 9, the successor would live to day 19 but the family ends on day 15.
+            let day9 = NOW + Duration::days(9);
+            let Rotation::Rotated { successor, .. } = store
+                .rotate_refresh_token(&h1, &h2, "web", &policy, day9)
+                .await
+                .expect("rotates")
+            else {
+                panic!("live on day 9");
+            };
+            assert_eq!(successor.expires_at, first.family_expires_at);
+            let (_, h3) = RefreshToken::mint();
+            assert_eq!(
+                store
+                    .rotate_refresh_token(&h2, &h3, "web", &policy, first.family_expires_at)
+                    .await
+                    .expect("reads"),
+                Rotation::Invalid,
+                "the family expired"
+            );
+            let after = first.family_expires_at + Duration::seconds(1);
+            assert!(store.delete_expired(after, 100).await.expect("cleans") >= 3);
+            assert!(
+                store
+                    .find_refresh_token(&h1)
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+            assert!(
+                store
+                    .find_refresh_token(&h2)
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn of_two_concurrent_rotations_on_two_nodes_exactly_one_wins() {
+        for (a, b) in two_nodes("refresh_race").await {
+            let (a, b) = (Arc::new(a), Arc::new(b));
+            let policy = RefreshPolicy::default();
+            let mut token = first_token(&a, "race@example.com", &policy).await;
+            let (_, mut hash) = RefreshToken::mint();
+            a.insert_refresh_token(&hash, &token)
+                .await
+                .expect("inserts");
+            for round in 0..10 {
+                let at = NOW + Duration::seconds(round);
+                let mut tasks = Vec::new();
+                for node in [a.clone(), b.clone()] {
+                    let (_, next) = RefreshToken::mint();
+                    tasks.push(tokio::spawn(async move {
+                        let rotation = node
+                            .rotate_refresh_token(&hash, &next, "web", &policy, at)
+                            .await
+                            .expect("rotates");
+                        (rotation, next)
+                    }));
+                }
+                let mut winners = Vec::new();
+                for task in tasks {
+                    match task.await.expect("joins") {
+                        (Rotation::Rotated { successor, .. }, next) => {
+                            winners.push((successor, next));
+                        }
+                        (Rotation::Reused { .. }, _) => {}
+                        (Rotation::Invalid, _) => panic!("a live token is never invalid"),
+                    }
+                }
+                assert_eq!(winners.len(), 1, "{}: round {round}", a.backend_name());
+                (token, hash) = winners.remove(0);
+            }
+            assert_eq!(token.issued_at, NOW + Duration::seconds(9));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_revocation_racing_a_rotation_leaves_no_live_successor() {
+        for (a, b) in two_nodes("refresh_revoke_race").await {
+            let (a, b) = (Arc::new(a), Arc::new(b));
+            let policy = RefreshPolicy::default();
+            let first = first_token(&a, "revoke-race@example.com", &policy).await;
+            for round in 0..10 {
+                let (_, hash) = RefreshToken::mint();
+                let token = RefreshToken {
+                    family_id: Uuid::now_v7(),
+                    ..first.clone()
+                };
+                a.insert_refresh_token(&hash, &token)
+                    .await
+                    .expect("inserts");
+                let (_, next) = RefreshToken::mint();
+                let rotate = {
+                    let a = a.clone();
+                    tokio::spawn(async move {
+                        a.rotate_refresh_token(&hash, &next, "web", &policy, NOW)
+                            .await
+                            .expect("rotates")
+                    })
+                };
+                let revoke = {
+                    let b = b.clone();
+                    tokio::spawn(async move {
+                        b.revoke_refresh_family(token.family_id, NOW)
+                            .await
+                            .expect("revokes")
+                    })
+                };
+                rotate.await.expect("joins");
+                assert!(revoke.await.expect("joins"), "round {round}");
+                let successor = a.find_refresh_token(&next).await.expect("reads");
+                assert!(
+                    successor.is_none_or(|s| s.revoked_at.is_some()),
+                    "{}: round {round}",
+                    a.backend_name()
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn revoking_a_grant_revokes_its_families_and_only_those() {
+        for (store, _) in two_nodes("refresh_grant").await {
+            let policy = RefreshPolicy::default();
+            let web = first_token(&store, "grant@example.com", &policy).await;
+            let web_again = RefreshToken {
+                family_id: Uuid::now_v7(),
+                ..web.clone()
+            };
+            let other_client = RefreshToken {
+                family_id: Uuid::now_v7(),
+                client_id: "cli".into(),
+                ..web.clone()
+            };
+            let mut hashes = Vec::new();
+            for token in [&web, &web_again, &other_client] {
+                let (_, hash) = RefreshToken::mint();
+                store
+                    .insert_refresh_token(&hash, token)
+                    .await
+                    .expect("inserts");
+                hashes.push(hash);
+            }
+            let revoked = store
+                .revoke_refresh_for_grant(TenantId::DEFAULT, web.identity_id, "web", NOW)
+                .await
+                .expect("revokes");
+            assert_eq!(revoked, 2, "{}", store.backend_name());
+            assert_eq!(
+                store
+                    .revoke_refresh_for_grant(TenantId::DEFAULT, web.identity_id, "web", NOW)
+                    .await
+                    .expect("revokes"),
+                0
+            );
+            let found = |i: usize| {
+                let store = &store;
+                let hash = hashes[i];
+                async move {
+                    store
+                        .find_refresh_token(&hash)
+                        .await
+                        .expect("reads")
+                        .expect("kept")
+                }
+            };
+            assert_eq!(found(0).await.revoked_at, Some(NOW));
+            assert_eq!(found(1).await.revoked_at, Some(NOW));
+            assert_eq!(found(2).await.revoked_at, None, "another client's grant");
+        }
+    }
+
+    #[tokio::test]
+    async fn deleting_a_client_deletes_its_refresh_tokens() {
+        use gatehouse_domain::oauth::store::ClientStore;
+        for (store, _) in two_nodes("refresh_client_delete").await {
+            let policy = RefreshPolicy::default();
+            store
+                .insert_client(&super::client("web", "Web"))
+                .await
+                .expect("inserts client");
+            let token = first_token(&store, "gone@example.com", &policy).await;
+            let (_, hash) = RefreshToken::mint();
+            store
+                .insert_refresh_token(&hash, &token)
+                .await
+                .expect("inserts");
+            store.delete_client("web").await.expect("deletes client");
+            assert!(
+                store
+                    .find_refresh_token(&hash)
+                    .await
+                    .expect("reads")
+                    .is_none(),
+                "{}",
+                store.backend_name()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn grant_revocations_cover_tokens_issued_up_to_the_latest_revocation() {
+        for (store, _) in two_nodes("grant_revocations").await {
+            let who = super::sessions::identity(&store, "revoked@example.com").await;
+            let lifespan = Duration::hours(24);
+            let revoked = |at| GrantRevocation::new(TenantId::DEFAULT, who, "web", lifespan, at);
+            let asked = |since| store.grant_revoked_since(TenantId::DEFAULT, who, "web", since);
+            assert!(!asked(NOW - Duration::hours(1)).await.expect("reads"));
+
+            store
+                .record_grant_revocation(&revoked(NOW))
+                .await
+                .expect("records");
+            assert!(asked(NOW - Duration::hours(1)).await.expect("reads"));
+            assert!(asked(NOW).await.expect("reads"), "{}", store.backend_name());
+            assert!(!asked(NOW + Duration::seconds(1)).await.expect("reads"));
+            assert!(
+                !store
+                    .grant_revoked_since(TenantId::DEFAULT, who, "cli", NOW - Duration::hours(1))
+                    .await
+                    .expect("reads"),
+                "another client"
+            );
+
+            // A later revocation moves the time on; an earlier one recorded late does not move
+            // it back.
+            let later = NOW + Duration::minutes(10);
+            store
+                .record_grant_revocation(&revoked(later))
+                .await
+                .expect("records");
+            store
+                .record_grant_revocation(&revoked(NOW))
+                .await
+                .expect("records");
+            assert!(asked(later).await.expect("reads"));
+
+            // Kept until the tokens it covers have expired.
+            assert_eq!(
+                store
+                    .delete_expired(later + lifespan - Duration::seconds(1), 100)
+                    .await
+                    .expect("cleans"),
+                0
+            );
+            store
+                .delete_expired(later + lifespan + Duration::seconds(1), 100)
+                .await
+                .expect("cleans");
+            assert!(!asked(NOW).await.expect("reads"));
+        }
+    }
+}
+
 mod pending_authorizations {
     use super::{NOW, stores};
     use gatehouse_domain::ids::TenantId;

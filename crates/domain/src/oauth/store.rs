@@ -27,7 +27,8 @@ pub trait ClientStore: Send + Sync {
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
     /// Replaces a client's stored fields; `NotFound` if it is gone.
     async fn update_client(&self, client: &Client) -> StoreResult<()>;
-    /// Deletes a client and the opaque tokens issued to it; `NotFound` if it is gone.
+    /// Deletes a client, the opaque tokens issued to it and its refresh token families;
+    /// `NotFound` if it is gone.
     async fn delete_client(&self, client_id: &str) -> StoreResult<()>;
     /// Clients in row-id order.
     async fn list_clients(&self, filter: &ClientFilter) -> StoreResult<Vec<Client>>;

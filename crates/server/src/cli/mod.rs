@@ -2,6 +2,7 @@
 //! `GATEHOUSE_ADMIN_TOKEN`); they print tables for people and JSON with `--json`.
 
 pub mod admin_client;
+pub mod authorizations;
 pub mod clients;
 pub mod identities;
 pub mod ip_bans;

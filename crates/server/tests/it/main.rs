@@ -4,6 +4,7 @@
 mod admin_clients;
 mod admin_identities;
 mod audit;
+mod authorizations;
 mod bad_input;
 mod cli;
 mod courier;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod consents;
 pub mod courier;
 pub mod identities;
 pub mod ip_bans;
@@ -57,6 +58,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/keys", get(keys::list))
         .route("/admin/keys/rotate", post(keys::rotate))
         .route("/admin/oauth2/introspect", post(introspect::admin_post))
+        .route(
+            "/admin/oauth2/consents",
+            get(consents::list).delete(consents::revoke),
+        )
         .route("/admin/audit-events", get(audit::list))
         .route("/admin/courier/messages", get(courier::list))
         .route("/admin/ip-bans", get(ip_bans::list).post(ip_bans::create))

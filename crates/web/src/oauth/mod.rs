@@ -1,8 +1,9 @@
 //! OAuth 2.0 and OpenID Connect endpoints on the public listener: authorization with the consent
 //! page, token (authorization code, client credentials), introspection,
 //! revocation, dynamic client registration, clients registered by signed-in people, discovery
-//! with the JWKS, and the scope catalog; and the OpenID Connect endpoints serving a person's
-//! data (userinfo, `/api/me`) and RP-initiated logout with its `/ui/logout` page.
+//! with the JWKS, the scope catalog, and the grants people gave clients ("connected apps"); and
+//! the OpenID Connect endpoints serving a person's data (userinfo, `/api/me`) and RP-initiated
+//! logout with its `/ui/logout` page.
 
 pub mod authorize;
 pub mod bearer;
@@ -12,6 +13,7 @@ pub mod code_grant;
 pub mod consent;
 pub mod discovery;
 pub mod end_session;
+pub mod grants;
 pub mod introspect;
 pub mod me;
 pub mod register;
@@ -58,6 +60,11 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/register", post(register::create))
         .route("/api/client/register", post(user_clients::create))
         .route("/api/user/clients", get(user_clients::list))
+        .route("/api/user/authorizations", get(grants::list))
+        .route(
+            "/api/user/authorizations/{client_id}",
+            axum::routing::delete(grants::delete),
+        )
         .route(
             "/api/user/clients/{client_id}/deactivate",
             post(user_clients::deactivate_one),

@@ -1,9 +1,11 @@
 //! `/ui/account`: the signed-in person's profile, their sessions and devices with "Sign out" per
 //! other session, "Sign out everywhere", and "Sign out" for this one (the logout URL), and the
-//! applications they registered (forms in [`super::applications`]). Forms POST with the CSRF
+//! applications they registered (forms in [`super::applications`]), and the applications they
+//! authorized, with "Revoke" ([`super::authorizations`]). Forms POST with the CSRF
 //! field, then redirect (303) back with a flash message.
 
 use super::applications::{self, ApplicationRow, RegisterForm};
+use super::authorizations::{self, AuthorizationRow};
 use super::{PageError, csrf, see_other};
 use crate::audit::{self, Actor};
 use crate::cookie;
@@ -34,6 +36,10 @@ const FLASHES: &[(&str, &str)] = &[
         "application_deactivated",
         "The application has been deactivated. It can no longer get tokens.",
     ),
+    (
+        "authorization_revoked",
+        "Access has been revoked. The application can no longer use your account.",
+    ),
 ];
 
 #[derive(Serialize)]
@@ -48,6 +54,7 @@ struct AccountPage {
     logout_token: String,
     applications: Vec<ApplicationRow>,
     register: RegisterForm,
+    authorizations: Vec<AuthorizationRow>,
 }
 
 #[derive(Serialize)]
@@ -160,6 +167,8 @@ pub(super) async fn render(
     // This device first, with what the request just recorded.
     sessions.insert(0, current.session.clone());
     let applications = applications::rows(state, current.identity.id).await?;
+    let authorizations =
+        authorizations::rows(state, current.identity.tenant_id, current.identity.id).await?;
     let (csrf_token, csrf_cookie) = csrf::token(state, headers);
     let html = state.pages.render(
         "account.html",
@@ -176,6 +185,7 @@ pub(super) async fn render(
             logout_token: logout_token(state, &current.session),
             applications,
             register,
+            authorizations,
         },
     )?;
     let mut response = html.into_response();

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod applications;
+pub mod authorizations;
 pub mod csrf;
 mod error;
 
@@ -136,6 +137,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/account/applications/{client_id}/deactivate",
             post(applications::deactivate),
+        )
+        .route(
+            "/ui/account/authorizations/{client_id}/revoke",
+            post(authorizations::revoke),
         )
         .route("/ui/{*rest}", any(not_found))
 }
