@@ -332,6 +332,8 @@ struct OAuth2File {
     access_token_lifespan: Option<String>,
     id_token_lifespan: Option<String>,
     refresh_token_lifespan: Option<String>,
+    refresh_token_family_lifespan: Option<String>,
+    refresh_token_reuse_grace: Option<String>,
     max_token_lifespan: Option<String>,
     key_publish_ahead: Option<String>,
     client_cache_ttl: Option<String>,
@@ -477,6 +479,12 @@ pub struct Config {
     pub access_token_lifespan: Duration,
     pub id_token_lifespan: Duration,
     pub refresh_token_lifespan: Duration,
+    /// `oauth2.refresh_token_family_lifespan`: how long a refresh family lives at most, however
+    /// often it rotates (90 days).
+    pub refresh_token_family_lifespan: Duration,
+    /// `oauth2.refresh_token_reuse_grace`: how long a used refresh token may be presented again
+    /// without revoking its family, for clients that retry (0).
+    pub refresh_token_reuse_grace: Duration,
     pub max_token_lifespan: Duration,
     pub key_publish_ahead: Duration,
     pub client_cache_ttl: Duration,
@@ -811,6 +819,18 @@ impl Config {
                 o.refresh_token_lifespan.as_deref(),
                 Duration::days(30),
             )?,
+            refresh_token_family_lifespan: duration(
+                "oauth2.refresh_token_family_lifespan",
+                o.refresh_token_family_lifespan.as_deref(),
+                Duration::days(90),
+            )?,
+            // Zero (the default) is allowed here: no grace at all.
+            refresh_token_reuse_grace: match o.refresh_token_reuse_grace.as_deref() {
+                None => Duration::ZERO,
+                Some(v) => {
+                    parse_duration(v).context("configuration oauth2.refresh_token_reuse_grace")?
+                }
+            },
             max_token_lifespan,
             key_publish_ahead: duration(
                 "oauth2.key_publish_ahead",

@@ -102,6 +102,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     settings.access_token_lifespan = config.access_token_lifespan;
     settings.id_token_lifespan = config.id_token_lifespan;
     settings.refresh_token_lifespan = config.refresh_token_lifespan;
+    settings.refresh_token_family_lifespan = config.refresh_token_family_lifespan;
+    settings.refresh_token_reuse_grace = config.refresh_token_reuse_grace;
     settings.max_token_lifespan = config.max_token_lifespan;
     settings.key_publish_ahead = config.key_publish_ahead;
     settings.client_cache_ttl = config.client_cache_ttl.unsigned_abs();

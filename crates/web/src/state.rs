@@ -72,6 +72,10 @@ pub struct Settings {
     pub access_token_lifespan: Duration,
     pub id_token_lifespan: Duration,
     pub refresh_token_lifespan: Duration,
+    /// A refresh family's absolute lifetime.
+    pub refresh_token_family_lifespan: Duration,
+    /// How long a used refresh token may come again without revoking its family.
+    pub refresh_token_reuse_grace: Duration,
     /// Upper bound for any per-client access or ID token lifespan; old signing keys stay
     /// published this long after rotation.
     pub max_token_lifespan: Duration,
@@ -122,6 +126,8 @@ impl Settings {
             access_token_lifespan: Duration::hours(1),
             id_token_lifespan: Duration::hours(1),
             refresh_token_lifespan: Duration::days(30),
+            refresh_token_family_lifespan: Duration::days(90),
+            refresh_token_reuse_grace: Duration::ZERO,
             max_token_lifespan: Duration::hours(24),
             key_publish_ahead: Duration::seconds(30),
             registration: RegistrationSettings {

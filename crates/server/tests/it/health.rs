@@ -59,7 +59,7 @@ async fn discovery_uses_the_configured_issuer_and_lists_what_is_supported() {
             );
             assert_eq!(
                 doc["grant_types_supported"],
-                json!(["authorization_code", "client_credentials"])
+                json!(["authorization_code", "refresh_token", "client_credentials"])
             );
             assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
             assert_eq!(

@@ -17,6 +17,7 @@ mod keys;
 mod logout;
 mod nodes;
 mod oidc;
+mod oidc_refresh;
 mod oidc_rp;
 mod recovery;
 mod registration;

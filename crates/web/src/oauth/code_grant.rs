@@ -16,6 +16,7 @@ use gatehouse_domain::oauth::claims::standard_claims;
 use gatehouse_domain::oauth::client::{Client, GrantType};
 use gatehouse_domain::oauth::code::{CodeGrant, Redemption};
 use gatehouse_domain::oauth::id_token::{ID_TOKEN_TYP, IdTokenClaims, half_hash, pkce_matches};
+use gatehouse_domain::oauth::refresh::{RefreshPolicy, RefreshToken};
 use gatehouse_domain::oauth::scope::Scope;
 use gatehouse_domain::oauth::token::{AccessTokenClaims, RevokedAccessToken};
 use gatehouse_domain::secret::{TokenHash, random_token};
@@ -97,20 +98,68 @@ pub async fn exchange(
         .filter(|i| i.state == IdentityState::Active)
         .ok_or_else(|| invalid_grant("the account of this authorization is no longer active"))?;
 
-    let access = access_claims(state, client, &identity, &grant.scope, now);
-    let jti = access.jti.clone();
+    // A grant revoked after the code was issued takes the code with it.
+    if state
+        .store
+        .grant_revoked_since(
+            grant.tenant_id,
+            grant.identity_id,
+            &grant.client_id,
+            grant.issued_at,
+        )
+        .await?
+    {
+        return Err(invalid_grant(
+            "the person revoked this application's access",
+        ));
+    }
+
+    let lifespans = &client.metadata.lifespans;
+    let access = access_claims(
+        state,
+        client,
+        &identity,
+        &grant.scope,
+        lifespans.authorization_code_grant_access_token_lifespan,
+        now,
+    );
+    let mut issued = vec![access.jti.clone()];
     let mut response = issue(state, access, client.metadata.access_token_strategy).await?;
     if grant.scope.contains("openid") {
+        let source = SignIn {
+            session_id: grant.session_id,
+            nonce: grant.nonce.clone(),
+            auth_time: grant.auth_time,
+            amr: grant.amr.clone(),
+        };
         response.id_token = Some(id_token(
             state,
             client,
             &identity,
-            &grant,
+            &grant.scope,
+            &source,
+            lifespans.authorization_code_grant_id_token_lifespan,
             &response.access_token,
             now,
         )?);
     }
-    state.store.record_code_tokens(&hash, &[jti]).await?;
+    if grant.scope.contains("offline_access")
+        && client.metadata.allows_grant(GrantType::RefreshToken)
+    {
+        let policy = refresh_policy(
+            state,
+            lifespans.authorization_code_grant_refresh_token_lifespan,
+        );
+        let first = RefreshToken::first(&grant, &policy, now);
+        let (token, token_hash) = RefreshToken::mint();
+        state
+            .store
+            .insert_refresh_token(&token_hash, &first)
+            .await?;
+        issued.push(format!("{FAMILY_MARK}{}", first.family_id));
+        response.refresh_token = Some(token.expose().to_owned());
+    }
+    state.store.record_code_tokens(&hash, &issued).await?;
     state.metrics.token_issued("authorization_code");
     tracing::debug!(client.id = %client.client_id, "issued tokens (authorization_code)");
     Ok(response)
@@ -122,13 +171,11 @@ pub fn access_claims(
     client: &Client,
     identity: &Identity,
     scope: &Scope,
+    lifespan: Option<time::Duration>,
     now: OffsetDateTime,
 ) -> AccessTokenClaims {
     let meta = &client.metadata;
-    let lifespan = meta
-        .lifespans
-        .authorization_code_grant_access_token_lifespan
-        .unwrap_or(state.settings.access_token_lifespan);
+    let lifespan = lifespan.unwrap_or(state.settings.access_token_lifespan);
     let iat = now.unix_timestamp();
     let email = scope
         .contains("email")
@@ -154,22 +201,46 @@ pub fn access_claims(
     }
 }
 
-/// The signed ID token (OpenID Connect Core §2, §3.1.3.6).
-fn id_token(
+/// Among the tokens recorded for a code, the refresh family it started (revoked on replay).
+const FAMILY_MARK: &str = "refresh-family:";
+
+/// How a person signed in, as the ID token tells it.
+pub struct SignIn {
+    pub session_id: Option<uuid::Uuid>,
+    pub nonce: Option<String>,
+    pub auth_time: OffsetDateTime,
+    pub amr: Vec<String>,
+}
+
+/// The refresh token rules for a client: its own token lifespan (`lifespan`) when it set one,
+/// else the server's; the family lifetime and reuse grace of the server.
+pub fn refresh_policy(state: &AppState, lifespan: Option<time::Duration>) -> RefreshPolicy {
+    RefreshPolicy {
+        token_lifespan: lifespan.unwrap_or(state.settings.refresh_token_lifespan),
+        family_lifespan: state.settings.refresh_token_family_lifespan,
+        reuse_grace: state.settings.refresh_token_reuse_grace,
+    }
+}
+
+/// The signed ID token (OpenID Connect Core §2, §3.1.3.6, §12.2), with the claims `scope`
+/// releases.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is a distinct fact of the token; a struct would only rename them"
+)]
+pub fn id_token(
     state: &AppState,
     client: &Client,
     identity: &Identity,
-    grant: &CodeGrant,
+    scope: &Scope,
+    sign_in: &SignIn,
+    lifespan: Option<time::Duration>,
     access_token: &str,
     now: OffsetDateTime,
 ) -> Result<String, OAuthError> {
     let alg = client.metadata.id_token_alg();
-    let lifespan = client
-        .metadata
-        .lifespans
-        .authorization_code_grant_id_token_lifespan
-        .unwrap_or(state.settings.id_token_lifespan);
-    let mut extra = standard_claims(identity, &grant.scope, &state.scopes.snapshot());
+    let lifespan = lifespan.unwrap_or(state.settings.id_token_lifespan);
+    let mut extra = standard_claims(identity, scope, &state.scopes.snapshot());
     extra.remove("sub");
     let claims = IdTokenClaims {
         iss: state.settings.issuer.clone(),
@@ -177,11 +248,11 @@ fn id_token(
         aud: client.client_id.clone(),
         exp: (now + lifespan).unix_timestamp(),
         iat: now.unix_timestamp(),
-        auth_time: grant.auth_time.unix_timestamp(),
-        nonce: grant.nonce.clone(),
+        auth_time: sign_in.auth_time.unix_timestamp(),
+        nonce: sign_in.nonce.clone(),
         at_hash: Some(half_hash(alg, access_token)),
-        amr: grant.amr.clone(),
-        sid: grant.session_id.map(|id| id.to_string()),
+        amr: sign_in.amr.clone(),
+        sid: sign_in.session_id.map(|id| id.to_string()),
         tenant_id: identity.tenant_id,
         extra,
     };
@@ -204,6 +275,12 @@ async fn revoke_replayed(
     now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
     for jti in issued {
+        if let Some(family) = jti.strip_prefix(FAMILY_MARK) {
+            if let Ok(family_id) = uuid::Uuid::parse_str(family) {
+                state.store.revoke_refresh_family(family_id, now).await?;
+            }
+            continue;
+        }
         state
             .store
             .insert_revoked_access_token(&RevokedAccessToken {

@@ -45,7 +45,7 @@ fn metadata(s: &Settings, scopes_supported: &[String]) -> Value {
         "token_endpoint": s.url("/oauth2/token"),
         "introspection_endpoint": s.url("/oauth2/introspect"),
         "revocation_endpoint": s.url("/oauth2/revoke"),
-        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "code_challenge_methods_supported": ["S256"],

@@ -16,6 +16,7 @@ pub mod end_session;
 pub mod grants;
 pub mod introspect;
 pub mod me;
+pub mod refresh_grant;
 pub mod register;
 pub mod revoke;
 pub mod token;

@@ -1,5 +1,6 @@
 //! `POST /oauth2/token` (RFC 6749 §3.2): the client credentials grant (§4.4) here, the
-//! authorization code grant in [`super::code_grant`]. Access tokens are RFC 9068 JWTs signed
+//! authorization code grant in [`super::code_grant`], the refresh token grant in
+//! [`super::refresh_grant`]. Access tokens are RFC 9068 JWTs signed
 //! with ES256, or opaque when the client asks. Issuing a client-credentials JWT touches no
 //! database: the client comes from the cache and the key from memory.
 
@@ -112,7 +113,11 @@ pub async fn post(
             let client = authenticate_client(&state, &headers, &mut form).await?;
             super::code_grant::exchange(&state, &client, &mut form).await
         }
-        "refresh_token" | "urn:ietf:params:oauth:grant-type:device_code" => Err(OAuthError::new(
+        "refresh_token" => {
+            let client = authenticate_client(&state, &headers, &mut form).await?;
+            super::refresh_grant::exchange(&state, &client, &mut form).await
+        }
+        "urn:ietf:params:oauth:grant-type:device_code" => Err(OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             format!("the {grant_type} grant is not enabled on this server"),
@@ -120,7 +125,7 @@ pub async fn post(
         _ => Err(OAuthError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "grant_type must be authorization_code or client_credentials",
+            "grant_type must be authorization_code, refresh_token or client_credentials",
         )),
     }
 }

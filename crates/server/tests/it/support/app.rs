@@ -17,6 +17,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub backend: &'static str,
     pub running: Running,
+    /// The database this node uses (another node may join it).
+    pub database_url: String,
 }
 
 #[expect(
@@ -87,6 +89,29 @@ impl TestApp {
             clock,
             backend,
             running,
+            database_url: url.to_owned(),
+        }
+    }
+
+    /// A second node on this node's database, with the same issuer and clock: what a load
+    /// balancer in front of two `gatehouse serve` processes looks like.
+    pub async fn another_node(&self) -> TestApp {
+        let mut config = Config::for_tests(&self.database_url);
+        config.max_connections = 4;
+        config.issuer = Some(url::Url::parse(&self.issuer).expect("the issuer is a URL"));
+        let running = start(config, self.clock.clone())
+            .await
+            .expect("second node starts");
+        TestApp {
+            public: format!("http://{}", running.public_addr),
+            admin: format!("http://{}", running.admin_addr),
+            admin_token: running.admin_token.expose().to_owned(),
+            issuer: running.issuer.clone(),
+            http: self.http.clone(),
+            clock: self.clock.clone(),
+            backend: self.backend,
+            running,
+            database_url: self.database_url.clone(),
         }
     }
 

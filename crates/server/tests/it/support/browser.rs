@@ -128,6 +128,11 @@ impl Browser {
         self.send(request).await
     }
 
+    pub async fn delete(&mut self, path: &str) -> Page {
+        let request = self.http.request(Method::DELETE, self.url(path));
+        self.send(request).await
+    }
+
     pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let request = self.http.request(Method::POST, self.url(path)).form(fields);
         self.send(request).await
