@@ -4,7 +4,7 @@
 # with openid-client (oauth4webapi) and jose; the courier suite starts servers of its own
 # against aiosmtpd (PyPI), installed into a Python venv kept between runs.
 #
-# Usage, from anywhere:   bash e2e/run.sh
+# Usage, from anywhere:   bash e2e/run.sh [e2e/SUITE.test.mjs ...]   (default: every suite)
 # Needs: cargo, node >= 20.19 and npm; python3 (with venv) and openssl for the courier suite,
 # which is skipped without them. Exits with the test run's status.
 set -euo pipefail
@@ -141,7 +141,12 @@ log "gatehouse is ready"
 
 # 5. The tests. The exit status of this script is theirs.
 shopt -s nullglob
-TESTS=("$E2E_DIR"/*.test.mjs)
+if [[ $# -gt 0 ]]; then
+  TESTS=()
+  for file in "$@"; do TESTS+=("$(cd "$(dirname "$file")" && pwd)/$(basename "$file")"); done
+else
+  TESTS=("$E2E_DIR"/*.test.mjs)
+fi
 [[ ${#TESTS[@]} -gt 0 ]] || { log "no test files in $E2E_DIR"; exit 1; }
 
 set +e
