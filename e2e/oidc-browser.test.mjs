@@ -62,12 +62,15 @@ describe('OpenID Connect in Chromium with openid-client', { skip: !existsSync(CH
     );
   });
   after(async () => {
+    // Anything that reached the relying party and no test expected is worth seeing.
+    const stray = rp?.seen().filter((l) => l.endsWith('taken=false') && !l.includes('/favicon.ico')) ?? [];
+    if (stray.length) console.log(`requests no test expected at the relying party:\n${stray.join('\n')}`);
     await browser?.close();
     await rp?.close();
   });
 
   /** A fresh authorization request: its URL and the checks openid-client needs afterwards. */
-  async function authorizationRequest(scope = 'openid email profile') {
+  async function authorizationRequest(scope = 'openid email profile', extra = {}) {
     const pkceCodeVerifier = client.randomPKCECodeVerifier();
     const expectedState = client.randomState();
     const expectedNonce = client.randomNonce();
@@ -78,6 +81,7 @@ describe('OpenID Connect in Chromium with openid-client', { skip: !existsSync(CH
       code_challenge_method: 'S256',
       state: expectedState,
       nonce: expectedNonce,
+      ...extra,
     });
     return { url, checks: { pkceCodeVerifier, expectedState, expectedNonce, idTokenExpected: true } };
   }
@@ -103,7 +107,7 @@ describe('OpenID Connect in Chromium with openid-client', { skip: !existsSync(CH
     const { url, checks } = await authorizationRequest();
     const { address, context, page } = await signInAndReachConsent(url);
     await page.getByRole('button', { name: 'Allow' }).click();
-    const callback = await rp.next('/cb');
+    const callback = await rp.next('/cb', checks.expectedState);
     const tokens = await client.authorizationCodeGrant(config, callback.url, checks);
     return { address, context, page, tokens };
   }
@@ -131,7 +135,7 @@ describe('OpenID Connect in Chromium with openid-client', { skip: !existsSync(CH
     await page.getByRole('button', { name: 'Allow' }).click();
 
     // Chromium is sent to the relying party's callback with the code, the state and the issuer.
-    const callback = await rp.next('/cb');
+    const callback = await rp.next('/cb', checks.expectedState);
     await page.waitForURL(`${redirectUri}?**`);
     assert.equal(page.url(), callback.url.href);
     assert.equal(callback.method, 'GET');
@@ -173,7 +177,7 @@ describe('OpenID Connect in Chromium with openid-client', { skip: !existsSync(CH
     const { url, checks } = await authorizationRequest('openid email offline_access');
     const { context, page } = await signInAndReachConsent(url);
     await page.getByRole('button', { name: 'Allow' }).click();
-    const tokens = await client.authorizationCodeGrant(config, (await rp.next('/cb')).url, checks);
+    const tokens = await client.authorizationCodeGrant(config, (await rp.next('/cb', checks.expectedState)).url, checks);
     await context.close();
     if (!tokens.refresh_token) {
       t.skip('no refresh_token in the token response (the refresh_token grant is not served yet)');
@@ -189,12 +193,45 @@ describe('OpenID Connect in Chromium with openid-client', { skip: !existsSync(CH
     assert.equal(userinfo.sub, sub);
   });
 
+  test('response_mode=form_post and a remembered decision', async () => {
+    const first = await authorizationRequest('openid email', { response_mode: 'form_post' });
+    const { address, context, page } = await signInAndReachConsent(first.url);
+    await page.getByLabel('Remember this decision').check();
+    await page.getByRole('button', { name: 'Allow' }).click();
+
+    // Chromium posts the answer to the callback (the auto-submitting form must be allowed to).
+    const posted = await rp.next('/cb', first.checks.expectedState);
+    await page.waitForURL(redirectUri, { waitUntil: 'load' });
+    assert.equal(posted.method, 'POST');
+    assert.equal(posted.url.search, '');
+    const form = new URLSearchParams(posted.body);
+    assert.equal(form.get('state'), first.checks.expectedState);
+    assert.equal(form.get('iss'), ISSUER);
+    const request = new Request(posted.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: posted.body,
+    });
+    const tokens = await client.authorizationCodeGrant(config, request, first.checks);
+    assert.equal(tokens.claims().email, address);
+
+    // The same browser asks again: the remembered decision sends it straight back, no page.
+    const second = await authorizationRequest('openid email');
+    await page.goto(second.url.href);
+    const callback = await rp.next('/cb', second.checks.expectedState);
+    assert.equal(callback.method, 'GET');
+    const again = await client.authorizationCodeGrant(config, callback.url, second.checks);
+    assert.equal(again.claims().sub, tokens.claims().sub);
+    assert.deepEqual(again.scope.split(' ').sort(), ['email', 'openid']);
+    await context.close();
+  });
+
   test('Deny ends at the callback with access_denied', async () => {
     const { url, checks } = await authorizationRequest();
     const { context, page } = await signInAndReachConsent(url);
     await page.getByRole('button', { name: 'Deny' }).click();
 
-    const callback = await rp.next('/cb');
+    const callback = await rp.next('/cb', checks.expectedState);
     assert.equal(callback.url.searchParams.get('error'), 'access_denied');
     assert.equal(callback.url.searchParams.get('state'), checks.expectedState);
     assert.equal(callback.url.searchParams.get('iss'), ISSUER);
@@ -224,7 +261,7 @@ describe('OpenID Connect in Chromium with openid-client', { skip: !existsSync(CH
       state,
     });
     await page.goto(logout.href);
-    const landed = await rp.next('/signed-out');
+    const landed = await rp.next('/signed-out', state);
     await page.waitForURL(`${postLogoutUri}?**`);
     assert.equal(landed.url.searchParams.get('state'), state);
 

@@ -92,8 +92,9 @@ export async function registerPerson(address, password = PASSWORD) {
 
 /**
  * A relying party's web server on 127.0.0.1 with a free port: every request is recorded (its
- * absolute URL, method and form body) and answered with a small HTML page. `next(path)` waits
- * for the next request to `path` that has not been taken yet.
+ * absolute URL, method, form body, and its `state` from the query or the form) and answered
+ * with a small HTML page. `next(path, state)` waits for the first request to `path` carrying
+ * that state (as a relying party matches a callback to its request) that has not been taken.
  */
 export async function startRelyingParty() {
   const seen = [];
@@ -104,7 +105,8 @@ export async function startRelyingParty() {
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
       const url = new URL(req.url, `http://${req.headers.host}`);
-      seen.push({ url, method: req.method, body });
+      const state = url.searchParams.get('state') ?? new URLSearchParams(body).get('state');
+      seen.push({ url, method: req.method, body, state, taken: false });
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end('<!doctype html><title>Relying party</title><p>Back at the relying party.</p>');
       for (const w of waiting.splice(0)) w();
@@ -112,21 +114,22 @@ export async function startRelyingParty() {
   });
   await new Promise((ok, ko) => server.once('error', ko).listen(0, '127.0.0.1', ok));
   const base = `http://127.0.0.1:${server.address().port}`;
-  const taken = new Set();
   return {
     base,
     url: (path) => `${base}${path}`,
-    /** The next not-yet-taken request to `path` (waits up to `timeout` ms). */
-    async next(path, timeout = 15_000) {
+    /** Every request so far (for diagnostics). */
+    seen: () => seen.map(({ method, url, body, taken }) => `${method} ${url.pathname}${url.search} ${body} taken=${taken}`),
+    /** The first not-yet-taken request to `path` with `state` (waits up to `timeout` ms). */
+    async next(path, state, timeout = 15_000) {
       const deadline = Date.now() + timeout;
       for (;;) {
-        const hit = seen.find((r) => r.url.pathname === path && !taken.has(r));
+        const hit = seen.find((r) => r.url.pathname === path && r.state === state && !r.taken);
         if (hit) {
-          taken.add(hit);
+          hit.taken = true;
           return hit;
         }
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`the relying party saw no request to ${path}`);
+        if (left <= 0) throw new Error(`the relying party saw no request to ${path} with state ${state}`);
         await new Promise((ok) => {
           const timer = setTimeout(ok, left);
           waiting.push(() => {
