@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Interoperability tests: starts a throwaway `gatehouse serve --dev` (fresh SQLite database,
 # free loopback ports, known admin token) and runs the node:test suites in e2e/ against it
-# with openid-client (oauth4webapi) and jose; the courier suite starts servers of its own
-# against aiosmtpd (PyPI), installed into a Python venv kept between runs.
+# with openid-client (oauth4webapi), jose, Chromium (playwright-core) and Authlib (PyPI); the
+# courier suite starts servers of its own against aiosmtpd (PyPI). The Python packages are
+# installed into a venv kept between runs.
 #
-# Usage, from anywhere:   bash e2e/run.sh
-# Needs: cargo, node >= 20.19 and npm; python3 (with venv) and openssl for the courier suite,
-# which is skipped without them. Exits with the test run's status.
+# Usage, from anywhere:   bash e2e/run.sh [e2e/SUITE.test.mjs ...]   (default: every suite)
+# Needs: cargo, node >= 20.19 and npm; python3 (with venv) for the courier and Authlib suites
+# and openssl for the courier suite, which are skipped without them. Exits with the test run's status.
 set -euo pipefail
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,21 +40,25 @@ else
   (cd "$E2E_DIR" && npm install --no-audit --no-fund --loglevel=error)
 fi
 
-# 3. aiosmtpd, a real SMTP server for the courier suite, in a venv kept between runs
-#    (outside the work tree). Without python3 that suite is skipped.
-AIOSMTPD_VERSION=1.4.6
+# 3. Python packages in a venv kept between runs (outside the work tree), pinned: aiosmtpd, a
+#    real SMTP server for the courier suite; Authlib (with joserfc, its JOSE library) and
+#    requests, the relying party of the Authlib suite. Without python3 both suites are skipped.
+PY_PINS=(aiosmtpd==1.4.6 authlib==1.9.6 joserfc==1.8.0 requests==2.34.2)
 VENV="${E2E_VENV:-$HOME/.cache/gatehouse/e2e-venv}"
 E2E_PYTHON=""
 if command -v python3 >/dev/null; then
-  if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('aiosmtpd') != '$AIOSMTPD_VERSION')" 2>/dev/null; then
-    log "installing aiosmtpd $AIOSMTPD_VERSION into $VENV"
+  if ! "$VENV/bin/python" -c '
+import importlib.metadata as m, sys
+sys.exit(any(m.version(n) != v for n, v in (p.split("==") for p in sys.argv[1:])))
+' "${PY_PINS[@]}" 2>/dev/null; then
+    log "installing ${PY_PINS[*]} into $VENV"
     rm -rf "$VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_PINS[@]}"
   fi
   E2E_PYTHON="$VENV/bin/python"
 else
-  log "python3 not found: the courier SMTP suite will be skipped"
+  log "python3 not found: the courier SMTP and Authlib suites will be skipped"
 fi
 
 # 4. A throwaway server.
@@ -141,7 +146,12 @@ log "gatehouse is ready"
 
 # 5. The tests. The exit status of this script is theirs.
 shopt -s nullglob
-TESTS=("$E2E_DIR"/*.test.mjs)
+if [[ $# -gt 0 ]]; then
+  TESTS=()
+  for file in "$@"; do TESTS+=("$(cd "$(dirname "$file")" && pwd)/$(basename "$file")"); done
+else
+  TESTS=("$E2E_DIR"/*.test.mjs)
+fi
 [[ ${#TESTS[@]} -gt 0 ]] || { log "no test files in $E2E_DIR"; exit 1; }
 
 set +e

@@ -560,6 +560,41 @@ async fn remembered_consent_and_first_party_clients_skip_the_page_and_prompts_ap
     }
 }
 
+/// The consent page's own answer can be the form_post page: it keeps the policy that lets its
+/// script submit the form to the client (a real browser blocked it under the generic page CSP).
+#[tokio::test]
+async fn form_post_answered_by_the_consent_page_keeps_its_own_policy() {
+    for app in TestApp::all("oidc_consent_form_post").await {
+        let (id, _) = web_client(&app, json!({})).await;
+        let address = "form-post@example.com";
+        register(&app, address, PASSWORD).await;
+        let mut browser = Browser::new(&app.public);
+        let start = browser
+            .get(&auth_url(
+                &id,
+                "openid email",
+                &[("response_mode", "form_post")],
+            ))
+            .await;
+        let login = follow_to_client(&mut browser, start).await;
+        let consent = sign_in(&mut browser, login, address).await;
+        assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+        let page = decide(&mut browser, &consent, &["email"], false, true).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(
+            page.body.contains(&format!("action=\"{REDIRECT}\"")),
+            "{}",
+            page.body
+        );
+        let csp = page.headers["content-security-policy"]
+            .to_str()
+            .expect("ascii");
+        assert!(csp.contains("script-src 'sha256-"), "{csp}");
+        assert!(csp.contains("form-action https://rp.example"), "{csp}");
+        assert_eq!(page.headers["x-frame-options"], "DENY");
+    }
+}
+
 #[tokio::test]
 async fn concurrent_redemptions_of_one_code_yield_one_success() {
     for app in TestApp::all("oidc_race").await {

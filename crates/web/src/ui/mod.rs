@@ -169,6 +169,9 @@ pub struct FormTargets(pub Vec<String>);
 
 /// The headers of every page (DESIGN.md §2, issue 3): a strict CSP, no framing, no referrer,
 /// no sniffing, no caching (unless the response chose its own caching, as the stylesheet does).
+/// A response that carries its own CSP keeps it: the form_post answer to an authorization
+/// request (which `/ui/consent` can send) allows exactly its submitting script and the
+/// client's origin, and the generic policy would block both.
 fn security_headers(headers: &mut HeaderMap, issuer: &str, targets: Option<&FormTargets>) {
     let mut form_action = format!("'self' {issuer}");
     for target in targets.iter().flat_map(|t| t.0.iter()) {
@@ -182,7 +185,9 @@ fn security_headers(headers: &mut HeaderMap, issuer: &str, targets: Option<&Form
         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action {form_action}; \
          frame-ancestors 'none'; base-uri 'none'"
     );
-    if let Ok(csp) = HeaderValue::from_str(&csp) {
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(csp) = HeaderValue::from_str(&csp)
+    {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -239,6 +244,30 @@ pub fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn security_headers_keep_a_policy_the_response_set_itself() {
+        let own = "default-src 'none'; script-src 'sha256-abc'; form-action https://rp.example";
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(own),
+        );
+        security_headers(&mut headers, "https://id.example", None);
+        assert_eq!(headers[header::CONTENT_SECURITY_POLICY], own);
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+
+        let mut headers = HeaderMap::new();
+        let targets = FormTargets(vec!["https://rp.example".to_owned()]);
+        security_headers(&mut headers, "https://id.example", Some(&targets));
+        let csp = headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("ascii");
+        assert!(
+            csp.contains("form-action 'self' https://id.example https://rp.example"),
+            "{csp}"
+        );
+    }
 
     #[test]
     fn embedded_templates_compile_and_escape_html() {
