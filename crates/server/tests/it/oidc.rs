@@ -646,3 +646,26 @@ async fn futures_join_all<F: std::future::Future>(
     }
     out
 }
+
+#[tokio::test]
+async fn a_login_hint_fills_in_the_address_on_the_login_page() {
+    for app in TestApp::all("oidc_hint").await {
+        let (id, _) = web_client(&app, json!({})).await;
+        let mut browser = Browser::new(&app.public);
+        let start = browser
+            .get(&auth_url(
+                &id,
+                "openid",
+                &[("login_hint", "hint@example.com")],
+            ))
+            .await;
+        let login = follow_to_client(&mut browser, start).await;
+        assert_eq!(login.status, StatusCode::OK);
+        assert_eq!(
+            login.input_value("identifier").as_deref(),
+            Some("hint@example.com"),
+            "{}",
+            login.body
+        );
+    }
+}

@@ -109,6 +109,9 @@ pub struct InitQuery {
     pub return_to: Option<String>,
     #[serde(default)]
     pub refresh: Option<bool>,
+    /// Login only: the address to fill in (an OpenID Connect `login_hint`).
+    #[serde(default)]
+    pub login_hint: Option<String>,
 }
 
 /// A new flow (not stored yet), with `return_to` checked.
@@ -133,6 +136,16 @@ pub fn new_flow(
         state.now(),
     );
     flow.refresh = kind == FlowKind::Login && query.refresh.unwrap_or(false);
+    if let Some(hint) = query
+        .login_hint
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| kind == FlowKind::Login && !h.is_empty() && h.chars().count() <= 320)
+    {
+        flow.form
+            .values
+            .insert("identifier".to_owned(), serde_json::Value::from(hint));
+    }
     Ok(flow)
 }
 

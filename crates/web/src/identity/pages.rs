@@ -248,6 +248,7 @@ async fn show(
             &InitQuery {
                 return_to: found.return_to.clone(),
                 refresh: Some(found.refresh),
+                login_hint: None,
             },
         )
         .await?;

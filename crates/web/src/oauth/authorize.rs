@@ -287,6 +287,10 @@ impl Step {
                 if refresh {
                     target.push_str("&refresh=true");
                 }
+                if let Some(hint) = &pending.request.login_hint {
+                    target.push_str("&login_hint=");
+                    target.push_str(&urlencoding(hint));
+                }
                 crate::ui::see_other(&target, None)
             }
             Step::Consent => crate::ui::see_other(&consent_path(pending.id), None),
