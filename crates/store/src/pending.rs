@@ -62,19 +62,23 @@ impl PendingStore for Store {
 
     async fn find_pending(&self, id: Uuid) -> StoreResult<Option<PendingAuthorization>> {
         let sql = format!("SELECT {COLUMNS} FROM oauth2_pending_authorizations WHERE id = $1");
-        let row: Option<PendingRow> = with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .fetch_optional(pool)
-                .await
-                .map_err(store_error)?
-        });
-        row.map(PendingRow::into_pending).transpose()
+        self.pending_row(sql, id).await
     }
 
     async fn take_pending(&self, id: Uuid) -> StoreResult<Option<PendingAuthorization>> {
         let sql =
             format!("DELETE FROM oauth2_pending_authorizations WHERE id = $1 RETURNING {COLUMNS}");
+        self.pending_row(sql, id).await
+    }
+}
+
+impl Store {
+    /// The one row `sql` (binding `id` as `$1`) answers, if any.
+    async fn pending_row(
+        &self,
+        sql: String,
+        id: Uuid,
+    ) -> StoreResult<Option<PendingAuthorization>> {
         let row: Option<PendingRow> = with_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(id)

@@ -149,6 +149,24 @@ pub fn header_of(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("json")
 }
 
+/// `POST /oauth2/token` as `id` (HTTP Basic) with `form`: the status and the JSON answer.
+pub async fn token_request(
+    app: &TestApp,
+    id: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let response = app
+        .public_request(Method::POST, "/oauth2/token")
+        .basic_auth(id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .expect("sends");
+    let status = response.status();
+    (status, response.json().await.expect("json"))
+}
+
 pub async fn exchange(
     app: &TestApp,
     id: &str,
@@ -157,15 +175,7 @@ pub async fn exchange(
 ) -> (StatusCode, Value) {
     let mut params = vec![("grant_type", "authorization_code")];
     params.extend_from_slice(form);
-    let response = app
-        .public_request(Method::POST, "/oauth2/token")
-        .basic_auth(id, Some(secret))
-        .form(&params)
-        .send()
-        .await
-        .expect("sends");
-    let status = response.status();
-    (status, response.json().await.expect("json"))
+    token_request(app, id, secret, &params).await
 }
 
 /// Registers `address` and runs one authorization through login and consent (keeping the

@@ -3,9 +3,9 @@
 //! family (after the configured grace); the family's absolute lifetime; revoking the person's
 //! grant or replaying the code revokes them; one winner when two nodes race.
 
-use crate::oidc::{VERIFIER, authorize, claims_of, exchange, web_client};
+use crate::oidc::{VERIFIER, authorize, claims_of, exchange, token_request, web_client};
 use crate::support::TestApp;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn refresh(
@@ -19,15 +19,7 @@ async fn refresh(
     if let Some(scope) = scope {
         form.push(("scope", scope));
     }
-    let response = app
-        .public_request(Method::POST, "/oauth2/token")
-        .basic_auth(id, Some(secret))
-        .form(&form)
-        .send()
-        .await
-        .expect("sends");
-    let status = response.status();
-    (status, response.json().await.expect("json"))
+    token_request(app, id, secret, &form).await
 }
 
 /// Signs `address` in through the pages, consents to everything, exchanges the code: the

@@ -39,6 +39,16 @@ async fn http(request: HttpRequest) -> Result<HttpResponse, reqwest::Error> {
         .expect("a status, headers and a body make a response"))
 }
 
+/// The provider's metadata, as the crate reads it from discovery.
+async fn discover(app: &TestApp) -> CoreProviderMetadata {
+    CoreProviderMetadata::discover_async(
+        IssuerUrl::new(app.issuer.clone()).expect("issuer URL"),
+        &http,
+    )
+    .await
+    .expect("discovery document parses")
+}
+
 #[tokio::test]
 async fn the_openidconnect_crate_signs_in_and_validates_the_id_token() {
     for app in TestApp::all("oidc_rp").await {
@@ -50,12 +60,7 @@ async fn the_openidconnect_crate_signs_in_and_validates_the_id_token() {
         .await;
         let address = "rp@example.com";
         register(&app, address, PASSWORD).await;
-        let metadata = CoreProviderMetadata::discover_async(
-            IssuerUrl::new(app.issuer.clone()).expect("issuer URL"),
-            &http,
-        )
-        .await
-        .expect("discovery document parses");
+        let metadata = discover(&app).await;
         let mut browser = Browser::new(&app.public);
 
         for (id, secret, alg) in [
@@ -171,12 +176,7 @@ async fn a_public_client_refreshes_and_logs_out_with_the_openidconnect_crate() {
         .await;
         let address = "pub@example.com";
         register(&app, address, PASSWORD).await;
-        let metadata = CoreProviderMetadata::discover_async(
-            IssuerUrl::new(app.issuer.clone()).expect("issuer URL"),
-            &http,
-        )
-        .await
-        .expect("discovery document parses");
+        let metadata = discover(&app).await;
         let client = CoreClient::from_provider_metadata(metadata, ClientId::new(id.clone()), None)
             .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).expect("redirect URL"));
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
