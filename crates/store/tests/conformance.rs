@@ -1881,6 +1881,7 @@ mod codes {
             identity_id,
             session_id: Some(Uuid::now_v7()),
             redirect_uri: "https://app.example/cb".into(),
+            redirect_uri_sent: true,
             scope: Scope::parse("openid email offline_access").expect("valid"),
             nonce: Some("n-0S6".into()),
             code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
@@ -2096,6 +2097,7 @@ mod refresh {
             identity_id,
             session_id: Some(Uuid::now_v7()),
             redirect_uri: "https://app.example/cb".into(),
+            redirect_uri_sent: true,
             scope: Scope::parse("openid email offline_access").expect("valid"),
             nonce: None,
             code_challenge: None,
@@ -2537,6 +2539,7 @@ mod pending_authorizations {
             request: AuthorizationRequest {
                 client_id: "web".into(),
                 redirect_uri: "https://app.example/cb".into(),
+                redirect_uri_sent: true,
                 scope: Scope::parse("openid email").expect("valid"),
                 state: Some("s-1".into()),
                 nonce: Some("n-1".into()),

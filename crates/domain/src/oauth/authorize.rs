@@ -41,6 +41,10 @@ pub enum Prompt {
 pub struct AuthorizationRequest {
     pub client_id: String,
     pub redirect_uri: String,
+    /// The request named `redirect_uri` (the token request must then repeat it, RFC 6749
+    /// §4.1.3); without it, the client's only registered URI was used.
+    #[serde(default)]
+    pub redirect_uri_sent: bool,
     pub scope: Scope,
     pub state: Option<String>,
     pub nonce: Option<String>,
@@ -366,6 +370,7 @@ pub fn check(
     Ok(AuthorizationRequest {
         client_id: client_id.to_owned(),
         redirect_uri,
+        redirect_uri_sent: one(params, "redirect_uri").is_some(),
         scope,
         state,
         nonce,

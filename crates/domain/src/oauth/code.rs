@@ -27,6 +27,9 @@ pub struct CodeGrant {
     /// The session the person signed in with (the ID token's `sid`).
     pub session_id: Option<Uuid>,
     pub redirect_uri: String,
+    /// The authorization request named `redirect_uri`: the token request must repeat it.
+    #[serde(default)]
+    pub redirect_uri_sent: bool,
     /// The scopes the person granted.
     #[serde(with = "scope_text")]
     pub scope: Scope,
@@ -101,6 +104,7 @@ mod tests {
             identity_id: Uuid::from_u128(1),
             session_id: Some(Uuid::from_u128(2)),
             redirect_uri: "https://app.example/cb".into(),
+            redirect_uri_sent: true,
             scope: Scope::parse("openid email").expect("valid"),
             nonce: Some("n".into()),
             code_challenge: None,

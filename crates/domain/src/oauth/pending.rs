@@ -114,6 +114,7 @@ mod tests {
             request: AuthorizationRequest {
                 client_id: "web".into(),
                 redirect_uri: "https://app.example/cb".into(),
+                redirect_uri_sent: true,
                 scope: Scope::parse("openid email profile").expect("valid"),
                 state: None,
                 nonce: None,

@@ -222,6 +222,7 @@ mod tests {
             identity_id: Uuid::from_u128(1),
             session_id: Some(Uuid::from_u128(2)),
             redirect_uri: "https://app.example/cb".into(),
+            redirect_uri_sent: true,
             scope: Scope::parse("openid email offline_access").expect("valid"),
             nonce: None,
             code_challenge: None,

@@ -60,6 +60,7 @@ async fn refresh_token(app: &TestApp, person: Uuid, client_id: &str) -> TokenHas
         identity_id: person,
         session_id: None,
         redirect_uri: "https://app.example/callback".into(),
+        redirect_uri_sent: true,
         scope: Scope::parse("openid email offline_access").expect("valid"),
         nonce: None,
         code_challenge: None,

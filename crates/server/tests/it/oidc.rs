@@ -174,6 +174,11 @@ pub async fn exchange(
     form: &[(&str, &str)],
 ) -> (StatusCode, Value) {
     let mut params = vec![("grant_type", "authorization_code")];
+    // The authorization requests of these tests name the redirect URI: so does the exchange,
+    // unless the test sends its own (an empty value counts as none).
+    if !form.iter().any(|(name, _)| *name == "redirect_uri") {
+        params.push(("redirect_uri", REDIRECT));
+    }
     params.extend_from_slice(form);
     token_request(app, id, secret, &params).await
 }
@@ -271,6 +276,24 @@ async fn code_flow_through_login_and_consent_issues_checked_tokens() {
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["error"], "invalid_grant");
+
+        let (_, code) = authorize_again(&app, &mut browser, &id).await;
+        let (status, body) = exchange(
+            &app,
+            &id,
+            &secret,
+            &[
+                ("code", &code),
+                ("redirect_uri", ""),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "the request named a redirect_uri: the exchange must repeat it"
+        );
 
         let (_, code) = authorize_again(&app, &mut browser, &id).await;
         let (status, body) = exchange(&app, &id, &secret, &[("code", &code)]).await;

@@ -414,6 +414,7 @@ async fn respond_with_code(
         identity_id: session.identity.id,
         session_id: Some(session.session.id),
         redirect_uri: request.redirect_uri.clone(),
+        redirect_uri_sent: request.redirect_uri_sent,
         scope,
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),

@@ -61,13 +61,18 @@ pub async fn exchange(
             "the authorization code was issued to another client",
         ));
     }
-    if redirect_uri
-        .as_deref()
-        .is_some_and(|uri| uri != grant.redirect_uri)
-    {
-        return Err(invalid_grant(
-            "redirect_uri differs from the one of the authorization request",
-        ));
+    match redirect_uri.as_deref() {
+        Some(uri) if uri != grant.redirect_uri => {
+            return Err(invalid_grant(
+                "redirect_uri differs from the one of the authorization request",
+            ));
+        }
+        None if grant.redirect_uri_sent => {
+            return Err(invalid_grant(
+                "redirect_uri is required: the authorization request named one",
+            ));
+        }
+        _ => {}
     }
     match (&grant.code_challenge, &verifier) {
         (Some(challenge), Some(verifier)) if pkce_matches(challenge, verifier) => {}
