@@ -7,6 +7,7 @@
 //! calls the rules.
 
 pub mod audit;
+pub mod bff;
 pub mod cipher;
 pub mod clock;
 pub mod courier;

@@ -6,6 +6,7 @@
 //! One trait method is one transaction.
 
 mod audit;
+mod bff;
 mod code;
 mod consent;
 mod courier;

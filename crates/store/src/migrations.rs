@@ -34,6 +34,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     18 "0018_create_oauth2_pending_authorizations",
     19 "0019_create_oauth2_refresh_tokens",
     20 "0020_create_oauth2_grant_revocations",
+    21 "0021_create_bff_sessions",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -57,6 +58,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     18 "0018_create_oauth2_pending_authorizations",
     19 "0019_create_oauth2_refresh_tokens",
     20 "0020_create_oauth2_grant_revocations",
+    21 "0021_create_bff_sessions",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {
