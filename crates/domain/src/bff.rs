@@ -37,7 +37,19 @@ pub struct BffLogin {
 pub struct BffTokens {
     pub access_token: String,
     pub refresh_token: Option<String>,
+    /// When the BFF received the access token (its lifetime is `access_expires_at` minus this).
+    pub access_issued_at: OffsetDateTime,
     pub access_expires_at: OffsetDateTime,
+}
+
+impl BffTokens {
+    /// Whether the access token should be refreshed before use at `now`: when it expires within
+    /// `before`, or within half its lifetime when that is shorter (so that a token that lives
+    /// less than the margin is not refreshed on every request).
+    pub fn need_refresh(&self, now: OffsetDateTime, before: Duration) -> bool {
+        let half_life = (self.access_expires_at - self.access_issued_at) / 2;
+        self.access_expires_at - now <= before.min(half_life)
+    }
 }
 
 /// A signed-in browser.
@@ -108,11 +120,6 @@ pub fn local_return_url(raw: Option<&str>) -> String {
     }
 }
 
-/// Whether an access token expiring at `expires_at` should be refreshed before use at `now`.
-pub fn needs_refresh(expires_at: OffsetDateTime, now: OffsetDateTime, before: Duration) -> bool {
-    expires_at - now <= before
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,8 +146,28 @@ mod tests {
     fn refreshes_within_the_margin() {
         let now = datetime!(2026-01-01 0:00 UTC);
         let five = Duration::minutes(5);
-        assert!(needs_refresh(now + Duration::minutes(1), now, five));
-        assert!(needs_refresh(now - Duration::minutes(1), now, five));
-        assert!(!needs_refresh(now + Duration::minutes(6), now, five));
+        let hour = BffTokens {
+            access_token: "a".to_owned(),
+            refresh_token: None,
+            access_issued_at: now - Duration::minutes(56),
+            access_expires_at: now + Duration::minutes(4),
+        };
+        assert!(hour.need_refresh(now, five));
+        assert!(!hour.need_refresh(now - Duration::minutes(2), five));
+        let minute = BffTokens {
+            access_issued_at: now,
+            access_expires_at: now + Duration::minutes(1),
+            ..hour
+        };
+        assert!(!minute.need_refresh(now, five), "fresh");
+        assert!(!minute.need_refresh(now + Duration::seconds(29), five));
+        assert!(
+            minute.need_refresh(now + Duration::seconds(30), five),
+            "half-life reached"
+        );
+        assert!(
+            minute.need_refresh(now + Duration::minutes(2), five),
+            "expired"
+        );
     }
 }

@@ -30,6 +30,7 @@ struct SessionRow {
     id_token: String,
     access_token: String,
     refresh_token: Option<String>,
+    access_issued_at: Ts,
     access_expires_at: Ts,
     version: i64,
     created_at: Ts,
@@ -47,6 +48,7 @@ impl SessionRow {
             tokens: BffTokens {
                 access_token: self.access_token,
                 refresh_token: self.refresh_token,
+                access_issued_at: self.access_issued_at.0,
                 access_expires_at: self.access_expires_at.0,
             },
             version: self.version,
@@ -57,7 +59,7 @@ impl SessionRow {
 }
 
 const SESSION_COLUMNS: &str = "id_hash, subject, claims_document, id_token, access_token, \
-     refresh_token, access_expires_at, version, created_at, expires_at";
+     refresh_token, access_issued_at, access_expires_at, version, created_at, expires_at";
 
 #[async_trait]
 impl BffStore for Store {
@@ -111,8 +113,8 @@ impl BffStore for Store {
         with_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO bff_sessions (id_hash, subject, claims_document, id_token, \
-                 access_token, refresh_token, access_expires_at, version, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 access_token, refresh_token, access_issued_at, access_expires_at, version, \
+                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(session.id.0.to_vec())
             .bind(&session.subject)
@@ -120,6 +122,7 @@ impl BffStore for Store {
             .bind(&session.id_token)
             .bind(&session.tokens.access_token)
             .bind(&session.tokens.refresh_token)
+            .bind(Ts(session.tokens.access_issued_at))
             .bind(Ts(session.tokens.access_expires_at))
             .bind(session.version)
             .bind(Ts(session.created_at))
@@ -161,13 +164,14 @@ impl BffStore for Store {
         let updated = with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE bff_sessions SET access_token = $3, refresh_token = $4, \
-                 access_expires_at = $5, version = version + 1 \
+                 access_issued_at = $5, access_expires_at = $6, version = version + 1 \
                  WHERE id_hash = $1 AND version = $2",
             )
             .bind(id.0.to_vec())
             .bind(expected)
             .bind(&tokens.access_token)
             .bind(&tokens.refresh_token)
+            .bind(Ts(tokens.access_issued_at))
             .bind(Ts(tokens.access_expires_at))
             .execute(pool)
             .await

@@ -21,6 +21,7 @@ CREATE TABLE bff_sessions (
     id_token text NOT NULL,                        -- the id_token_hint at logout
     access_token text NOT NULL,
     refresh_token text,                            -- absent without offline_access
+    access_issued_at timestamptz NOT NULL,             -- with the expiry, the token's lifetime
     access_expires_at timestamptz NOT NULL,            -- refresh a little before this
     version bigint NOT NULL,                       -- compare-and-swap guard on token updates
     created_at timestamptz NOT NULL,

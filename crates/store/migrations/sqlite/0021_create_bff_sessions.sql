@@ -21,6 +21,7 @@ CREATE TABLE bff_sessions (
     id_token TEXT NOT NULL,                        -- the id_token_hint at logout
     access_token TEXT NOT NULL,
     refresh_token TEXT,                            -- absent without offline_access
+    access_issued_at INTEGER NOT NULL,             -- with the expiry, the token's lifetime
     access_expires_at INTEGER NOT NULL,            -- refresh a little before this
     version BIGINT NOT NULL,                       -- compare-and-swap guard on token updates
     created_at INTEGER NOT NULL,
