@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod bff;
 pub mod client_addr;
 pub mod cookie;
 pub mod courier;

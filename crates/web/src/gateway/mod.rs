@@ -14,7 +14,7 @@ mod decisions;
 mod error;
 mod id_token;
 mod pipeline;
-mod proxy;
+pub(crate) mod proxy;
 
 pub use compiled::CompileError;
 pub use error::GatewayError;

@@ -1,0 +1,138 @@
+//! The API routes: a request under a configured route, sent by the SPA with `X-CSRF: 1`, is
+//! forwarded to the route's upstream with the session's access token as a bearer token — never
+//! with the browser's cookies or its own `Authorization`. An access token about to expire is
+//! refreshed first, once per session however many requests arrive together. The pooled
+//! connections and header handling are the gateway's.
+
+use super::{Bff, BffError, BffRoute};
+use crate::gateway::proxy::{strip_hop_by_hop, upstream_uri};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Version, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_domain::bff::BffSession;
+
+/// Whether the request carries the anti-forgery header `X-CSRF: 1` (a cross-site form cannot
+/// set it, and a cross-site `fetch` with it needs a CORS preflight the BFF never grants).
+pub fn has_csrf_header(headers: &HeaderMap) -> bool {
+    headers.get("x-csrf").is_some_and(|v| v.as_bytes() == b"1")
+}
+
+/// The fallback of the BFF listener: the API routes.
+pub async fn handle(State(bff): State<Bff>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let Some(route) = bff.settings().routes.iter().find(|r| r.matches(&path)) else {
+        return BffError::NotFound.into_response();
+    };
+    match forward(&bff, route, request, &path).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn forward(
+    bff: &Bff,
+    route: &BffRoute,
+    request: Request,
+    path: &str,
+) -> Result<Response, BffError> {
+    if !has_csrf_header(request.headers()) || !bff.settings().origin_allowed(request.headers()) {
+        return Err(BffError::CsrfRequired);
+    }
+    let session = bff.session(request.headers()).await?;
+    let access_token = access_token(bff, session).await?;
+    let uri = upstream_uri(&route.upstream, path, request.uri().query())
+        .map_err(|_| BffError::BadGateway)?;
+    let (mut parts, body) = request.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(header::COOKIE);
+    parts.headers.remove(header::HOST);
+    parts.headers.remove("x-csrf");
+    let bearer = HeaderValue::from_str(&format!("Bearer {access_token}"))
+        .map_err(|_| BffError::BadGateway)?;
+    parts.headers.insert(header::AUTHORIZATION, bearer);
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    parts.extensions = axum::http::Extensions::new();
+    let outgoing = Request::from_parts(parts, body);
+    let response = match tokio::time::timeout(
+        bff.settings().upstream_timeout,
+        bff.0.upstream.request(outgoing),
+    )
+    .await
+    {
+        Err(_) => return Err(BffError::GatewayTimeout),
+        Ok(Err(err)) => {
+            tracing::warn!(route = %route.prefix, error = %err, "upstream request failed");
+            return Err(BffError::BadGateway);
+        }
+        Ok(Ok(response)) => response,
+    };
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    // The upstream never sets cookies on the BFF's origin.
+    parts.headers.remove(header::SET_COOKIE);
+    Ok(Response::from_parts(parts, Body::new(body)))
+}
+
+/// The session's access token, refreshed first when it expires within `refresh_before_expiry`.
+/// On this node one request per session refreshes while the others wait for its result; across
+/// nodes the stored version lets exactly one refresh be stored. A refused refresh ends the
+/// session.
+async fn access_token(bff: &Bff, session: BffSession) -> Result<String, BffError> {
+    let before = bff.settings().refresh_before_expiry;
+    if !session.tokens.need_refresh(bff.now(), before) {
+        return Ok(session.tokens.access_token);
+    }
+    let lock = bff.refresh_lock(session.id);
+    let _held = lock.lock().await;
+    // Another request may have refreshed while this one waited.
+    let current = bff
+        .0
+        .store
+        .find_bff_session(&session.id)
+        .await?
+        .ok_or(BffError::Unauthorized)?;
+    let now = bff.now();
+    if !current.tokens.need_refresh(now, before) {
+        return Ok(current.tokens.access_token);
+    }
+    let Some(refresh_token) = current.tokens.refresh_token.as_deref() else {
+        // No refresh token: use the access token until it expires, then sign out.
+        if current.tokens.access_expires_at > now {
+            return Ok(current.tokens.access_token);
+        }
+        bff.0.store.delete_bff_session(&current.id).await?;
+        return Err(BffError::Unauthorized);
+    };
+    match bff.0.provider.refresh(refresh_token).await {
+        Ok(tokens) => {
+            if bff
+                .0
+                .store
+                .update_bff_tokens(&current.id, current.version, &tokens)
+                .await?
+            {
+                tracing::debug!(user.id = %current.subject, "access token refreshed");
+                return Ok(tokens.access_token);
+            }
+            // Another node stored its refresh first: use that one.
+            let winner = bff
+                .0
+                .store
+                .find_bff_session(&current.id)
+                .await?
+                .ok_or(BffError::Unauthorized)?;
+            Ok(winner.tokens.access_token)
+        }
+        Err(super::ProviderError::Unreachable(err)) => {
+            tracing::warn!(error = %err, "cannot refresh the access token");
+            Err(BffError::ProviderUnavailable)
+        }
+        Err(err) => {
+            tracing::info!(user.id = %current.subject, error = %err, "refresh refused; session ended");
+            bff.0.store.delete_bff_session(&current.id).await?;
+            Err(BffError::Unauthorized)
+        }
+    }
+}
