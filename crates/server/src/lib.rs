@@ -1,6 +1,8 @@
-//! The `gatehouse` binary's library half: configuration, start-up (of `serve` and of `gateway`),
+//! The `gatehouse` binary's library half: configuration, start-up (of `serve`, `gateway` and `bff`),
 //! logging and the CLI commands, so integration tests start the same server the binary runs.
 
+pub mod bff;
+pub mod bff_config;
 #[expect(
     clippy::print_stdout,
     reason = "management commands print their results on stdout"

@@ -1,6 +1,7 @@
 //! `gatehouse`: one binary for the identity and OAuth 2.0 server and its management commands.
 
 use clap::{Parser, Subcommand};
+use gatehouse::bff_config::{BffArgs, BffConfig};
 use gatehouse::cli::{
     authorizations::AuthorizationsCommand, clients::ClientsCommand, identities::IdentitiesCommand,
     ip_bans::IpBansCommand, keys::KeysCommand, migrate::MigrateCommand, scopes::ScopesCommand,
@@ -30,6 +31,9 @@ enum Command {
     /// Run the access gateway: a proxy that checks each request against access rules, and a
     /// decision API for nginx / Traefik / Envoy.
     Gateway(Box<GatewayArgs>),
+    /// Run the backend-for-frontend: signs a single-page app's users in with OpenID Connect,
+    /// keeps their tokens server-side behind a cookie, and proxies its API calls with them.
+    Bff(Box<BffArgs>),
     /// Apply or show database migrations.
     Migrate(MigrateCommand),
     /// Manage OAuth 2.0 clients through the admin API.
@@ -82,12 +86,24 @@ async fn gateway(args: &GatewayArgs) -> anyhow::Result<()> {
     running.wait().await
 }
 
+async fn bff(args: &BffArgs) -> anyhow::Result<()> {
+    let config = BffConfig::load(args)?;
+    telemetry::init(&config.log, config.log_format)?;
+    let mut signals = startup::ShutdownSignals::install()?;
+    let running = gatehouse::bff::start(config, Arc::new(SystemClock)).await?;
+    signals.wait().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    running.shutdown();
+    running.wait().await
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(&args).await,
         Command::Gateway(args) => gateway(&args).await,
+        Command::Bff(args) => bff(&args).await,
         Command::Migrate(cmd) => cmd.run().await,
         Command::Clients(cmd) => cmd.run().await,
         Command::Keys(cmd) => cmd.run().await,
