@@ -6,6 +6,7 @@ mod admin_identities;
 mod audit;
 mod authorizations;
 mod bad_input;
+mod bff;
 mod cli;
 mod courier;
 mod courier_smtp;

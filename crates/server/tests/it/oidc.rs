@@ -649,7 +649,7 @@ async fn concurrent_redemptions_of_one_code_yield_one_success() {
     }
 }
 
-async fn futures_join_all<F: std::future::Future>(
+pub async fn futures_join_all<F: std::future::Future>(
     futures: impl Iterator<Item = F>,
 ) -> Vec<F::Output> {
     let handles: Vec<_> = futures.collect();
