@@ -45,8 +45,18 @@ fn fingerprint(bytes: &[u8]) -> u64 {
 pub async fn start(config: GatewayConfig, clock: Arc<dyn Clock>) -> anyhow::Result<RunningGateway> {
     let bytes = read_rules_file(&config.rules_path)?;
     let rules = parse_rules(&config.rules_path, &bytes)?;
+    let upstream_ca_pem = match &config.upstream_ca {
+        Some(path) => Some(std::fs::read(path).with_context(|| {
+            format!(
+                "cannot read GATEHOUSE_GATEWAY_UPSTREAM_CA {}",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
     let settings = GatewaySettings {
         upstream_timeout: config.upstream_timeout,
+        upstream_ca_pem,
         ..GatewaySettings::default()
     };
     let gateway = Gateway::new(rules, clock, settings).context("cannot start the gateway")?;

@@ -19,8 +19,10 @@ pub enum CompileError {
     UnknownAlgorithm { rule: String, alg: String },
     #[error("rule {rule}: header {name:?} is not a valid header name")]
     InvalidHeaderName { rule: String, name: String },
-    #[error("rule {rule}: upstream.url must be http (TLS to upstreams is not supported yet)")]
-    HttpsUpstream { rule: String },
+    #[error("rule {rule}: upstream.url must be http or https")]
+    UpstreamScheme { rule: String },
+    #[error("the upstream CA certificates cannot be used: {0}")]
+    UpstreamCa(String),
     #[error("the HTTP client cannot be built: {0}")]
     HttpClient(String),
     #[error("the id_token signing key cannot be generated: {0}")]
@@ -116,9 +118,9 @@ impl CompiledRules {
             if rule
                 .upstream
                 .as_ref()
-                .is_some_and(|u| u.url.scheme() != "http")
+                .is_some_and(|u| !matches!(u.url.scheme(), "http" | "https"))
             {
-                return Err(CompileError::HttpsUpstream { rule: rule.id });
+                return Err(CompileError::UpstreamScheme { rule: rule.id });
             }
             let mut authenticators = Vec::new();
             for a in &rule.authenticators {
