@@ -931,3 +931,48 @@ async fn forwards_to_https_upstreams_it_trusts_and_answers_502_otherwise() {
     }
     let _ = std::fs::remove_file(&ca_file);
 }
+
+#[tokio::test]
+async fn reuses_an_upstream_connection_once_its_response_is_read() {
+    // An upstream that answers with the client port of the connection the request came on.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let upstream = listener.local_addr().expect("addr");
+    let router = Router::new().fallback(
+        |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>| async move {
+            peer.port().to_string()
+        },
+    );
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("test server");
+    });
+    let rule = format!(
+        r#"
+- id: ports
+  match: {{url: "http://127.0.0.1:<*>/ports/<**>"}}
+  upstream: {{url: "http://{upstream}"}}
+  authenticators: [{{handler: anonymous}}]
+  authorizer: {{handler: allow}}
+"#
+    );
+    let f = Fixture::start_with(|c| {
+        let mut rules = std::fs::read_to_string(&c.rules_path).expect("reads rules");
+        rules.push_str(&rule);
+        std::fs::write(&c.rules_path, rules).expect("writes rules");
+    })
+    .await;
+    let mut ports = Vec::new();
+    for _ in 0..3 {
+        let response = f.get("/ports/x").send().await.expect("sends");
+        assert_eq!(response.status(), StatusCode::OK);
+        ports.push(response.text().await.expect("body"));
+    }
+    assert_eq!(ports[0], ports[1], "{ports:?}");
+    assert_eq!(ports[1], ports[2], "{ports:?}");
+}

@@ -3,6 +3,7 @@
 //! configuration), so a reload does not refetch every JWKS.
 
 use super::authn::{Authn, CookieSessionAuthn, IntrospectionAuthn, JwtAuthn};
+use super::upstream::Origin;
 use axum::http::HeaderName;
 use gatehouse_domain::gateway::{Authenticator, JwtConfig, Rule, RuleSet};
 use gatehouse_domain::keys::KeyError;
@@ -82,6 +83,8 @@ impl ValidatorPool {
 pub struct CompiledRule {
     pub rule: Rule,
     pub authenticators: Vec<Authn>,
+    /// Where `rule.upstream` lives, parsed once.
+    pub origin: Option<Origin>,
     /// The header mutators' headers, names parsed.
     pub headers: Vec<(HeaderName, gatehouse_domain::gateway::Template)>,
 }
@@ -115,13 +118,15 @@ impl CompiledRules {
         }
         let mut rules = Vec::with_capacity(set.rules.len());
         for rule in set.rules {
-            if rule
-                .upstream
-                .as_ref()
-                .is_some_and(|u| !matches!(u.url.scheme(), "http" | "https"))
-            {
-                return Err(CompileError::UpstreamScheme { rule: rule.id });
-            }
+            let origin =
+                match &rule.upstream {
+                    Some(upstream) => Some(Origin::of(&upstream.url).ok_or_else(|| {
+                        CompileError::UpstreamScheme {
+                            rule: rule.id.clone(),
+                        }
+                    })?),
+                    None => None,
+                };
             let mut authenticators = Vec::new();
             for a in &rule.authenticators {
                 authenticators.push(match a {
@@ -161,6 +166,7 @@ impl CompiledRules {
             rules.push(CompiledRule {
                 rule,
                 authenticators,
+                origin,
                 headers,
             });
         }

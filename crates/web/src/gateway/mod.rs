@@ -6,7 +6,8 @@
 //!   connection pool, the HTTP client for authenticators, the `id_token` signing key, metrics;
 //! * `compiled`: rules plus their live authenticators; `authn`: the authenticators;
 //! * `pipeline`: authenticate → authorize → mutate, shared by both listeners;
-//! * `proxy`: the data path; `decisions`: the decision API; `error`: the answers.
+//! * `proxy`: the data path; `upstream`: the upstream connections; `decisions`: the decision API;
+//!   `error`: the answers.
 
 mod authn;
 mod compiled;
@@ -15,13 +16,13 @@ mod error;
 mod id_token;
 mod pipeline;
 mod proxy;
+mod upstream;
 
 pub use compiled::CompileError;
 pub use error::GatewayError;
 
 use crate::metrics::Metrics;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -29,10 +30,7 @@ use axum::routing::{any, get};
 use compiled::{CompiledRules, ValidatorPool};
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::gateway::RuleSet;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use id_token::IdTokenSigner;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -72,7 +70,7 @@ struct Inner {
     rules: RwLock<Arc<CompiledRules>>,
     validators: ValidatorPool,
     http: reqwest::Client,
-    upstream: Client<HttpsConnector<HttpConnector>, Body>,
+    upstream: upstream::Upstreams,
     signer: IdTokenSigner,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -109,10 +107,7 @@ impl Gateway {
             .https_or_http()
             .enable_http1()
             .wrap_connector(connector);
-        let upstream = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(256)
-            .build(connector);
+        let upstream = upstream::Upstreams::new(connector);
         let signer = IdTokenSigner::generate(clock.now()).map_err(CompileError::Key)?;
         let validators = ValidatorPool::default();
         let compiled = CompiledRules::build(rules, &validators, &http)?;

@@ -8,7 +8,6 @@ use super::Gateway;
 use super::compiled::CompiledRule;
 use super::error::{GatewayError, accepts_html};
 use super::pipeline::{Mutations, decide};
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
@@ -77,8 +76,8 @@ pub fn host_of(request: &Request) -> String {
         .to_ascii_lowercase()
 }
 
-/// The upstream URI: the upstream's base path, then the request path without `strip_path`,
-/// then the query as received.
+/// The request target sent upstream (origin-form): the upstream's base path, then the request
+/// path without `strip_path`, then the query as received.
 pub fn upstream_uri(
     upstream: &Upstream,
     path: &str,
@@ -88,7 +87,9 @@ pub fn upstream_uri(
         Some(prefix) => path.strip_prefix(prefix.as_str()).unwrap_or(path),
         None => path,
     };
-    let mut target = upstream.url.path().trim_end_matches('/').to_owned();
+    let base = upstream.url.path().trim_end_matches('/');
+    let mut target = String::with_capacity(base.len() + rest.len() + 2 + query.map_or(0, str::len));
+    target.push_str(base);
     if !rest.starts_with('/') {
         target.push('/');
     }
@@ -97,18 +98,7 @@ pub fn upstream_uri(
         target.push('?');
         target.push_str(q);
     }
-    let url = &upstream.url;
-    let host = url.host_str().ok_or(GatewayError::Internal)?;
-    let authority = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    };
-    Uri::builder()
-        .scheme(url.scheme())
-        .authority(authority)
-        .path_and_query(target)
-        .build()
-        .map_err(|_| GatewayError::Internal)
+    Uri::try_from(target).map_err(|_| GatewayError::Internal)
 }
 
 fn set_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>, host: &str) {
@@ -134,12 +124,13 @@ fn set_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>, host: &str) 
 }
 
 /// The request as the upstream receives it: new URI, hop-by-hop headers dropped (the upgrade
-/// ones put back for an upgrade), forwarding headers, `Host`, and the mutators' headers.
+/// ones put back for an upgrade), forwarding headers, `Host` (the upstream's, or the client's
+/// with `preserve_host`), and the mutators' headers.
 fn upstream_request(
     request: Request,
     uri: Uri,
     upgrade: Option<&HeaderValue>,
-    preserve_host: bool,
+    host: (&HeaderValue, bool),
     forwarded: (Option<SocketAddr>, &str),
     mutations: Mutations,
 ) -> Request {
@@ -152,9 +143,9 @@ fn upstream_request(
         parts.headers.insert(header::UPGRADE, protocol.clone());
     }
     set_forwarded(&mut parts.headers, forwarded.0, forwarded.1);
-    if !preserve_host {
-        // The client sets Host from the upstream URI.
-        parts.headers.remove(header::HOST);
+    let (upstream_host, preserve_host) = host;
+    if !preserve_host || !parts.headers.contains_key(header::HOST) {
+        parts.headers.insert(header::HOST, upstream_host.clone());
     }
     for (name, value) in mutations.headers {
         parts.headers.remove(&name);
@@ -195,11 +186,9 @@ async fn forward(
     path: &str,
 ) -> Result<Response, GatewayError> {
     let mutations = decide(gateway, rule, request.headers(), path).await?;
-    let upstream = rule
-        .rule
-        .upstream
-        .as_ref()
-        .ok_or(GatewayError::NoUpstream)?;
+    let (Some(upstream), Some(origin)) = (rule.rule.upstream.as_ref(), rule.origin.as_ref()) else {
+        return Err(GatewayError::NoUpstream);
+    };
     let uri = upstream_uri(upstream, path, request.uri().query())?;
     let upgrade = requested_upgrade(request.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
@@ -207,13 +196,13 @@ async fn forward(
         request,
         uri,
         upgrade.as_ref(),
-        upstream.preserve_host,
+        (origin.host_header(), upstream.preserve_host),
         (peer, host),
         mutations,
     );
     let mut response = match tokio::time::timeout(
         gateway.0.settings.upstream_timeout,
-        gateway.0.upstream.request(outgoing),
+        gateway.0.upstream.send(origin, outgoing),
     )
     .await
     {
@@ -222,7 +211,7 @@ async fn forward(
             return Err(GatewayError::GatewayTimeout);
         }
         Ok(Err(err)) => {
-            tracing::warn!(rule.id = %rule.rule.id, connect = err.is_connect(), error = %err, "upstream request failed");
+            tracing::warn!(rule.id = %rule.rule.id, error = %err, "upstream request failed");
             return Err(GatewayError::BadGateway);
         }
         Ok(Ok(response)) => response,
@@ -232,12 +221,10 @@ async fn forward(
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             tunnel(client_upgrade, upstream_upgrade, rule.rule.id.clone());
         }
-        let (parts, body) = response.into_parts();
-        return Ok(Response::from_parts(parts, Body::new(body)));
+        return Ok(response);
     }
-    let (mut parts, body) = response.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
-    Ok(Response::from_parts(parts, Body::new(body)))
+    strip_hop_by_hop(response.headers_mut());
+    Ok(response)
 }
 
 /// The proxy listener's only handler.
@@ -318,20 +305,20 @@ mod tests {
             upstream_uri(&u, "/api/users", Some("a=1"))
                 .expect("uri")
                 .to_string(),
-            "http://127.0.0.1:9000/users?a=1"
+            "/users?a=1"
         );
         assert_eq!(
             upstream_uri(&u, "/api", None).expect("uri").to_string(),
-            "http://127.0.0.1:9000/"
+            "/"
         );
         assert_eq!(
             upstream_uri(&u, "/other", None).expect("uri").to_string(),
-            "http://127.0.0.1:9000/other"
+            "/other"
         );
-        let based = upstream("http://svc/base/", None);
+        let based = upstream("https://svc/base/", None);
         assert_eq!(
             upstream_uri(&based, "/x", None).expect("uri").to_string(),
-            "http://svc/base/x"
+            "/base/x"
         );
     }
 
