@@ -65,15 +65,23 @@ fn requested_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
     }
 }
 
-/// The request's host, lower-cased: the `Host` header, or the authority of an absolute URI.
-pub fn host_of(request: &Request) -> String {
-    request
+/// The URL rules match, `http://host/path` (host lower-cased: the `Host` header, or the
+/// authority of an absolute URI), and where its path starts.
+fn match_url(request: &Request) -> (String, usize) {
+    let host = request
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()))
-        .unwrap_or_default()
-        .to_ascii_lowercase()
+        .unwrap_or_default();
+    let path = request.uri().path();
+    let mut url = String::with_capacity(7 + host.len() + path.len());
+    url.push_str("http://");
+    url.push_str(host);
+    let path_start = url.len();
+    url[7..].make_ascii_lowercase();
+    url.push_str(path);
+    (url, path_start)
 }
 
 /// The request target sent upstream (origin-form): the upstream's base path, then the request
@@ -232,9 +240,8 @@ pub async fn handle(State(gateway): State<Gateway>, mut request: Request) -> Res
     let started = Instant::now();
     let rules = gateway.rules();
     let method = request.method().clone();
-    let host = host_of(&request);
-    let path = request.uri().path().to_owned();
-    let url = format!("http://{host}{path}");
+    let (url, path_start) = match_url(&request);
+    let (host, path) = (&url[7..path_start], &url[path_start..]);
     let html = accepts_html(request.headers());
     let peer = request
         .extensions()
@@ -246,18 +253,22 @@ pub async fn handle(State(gateway): State<Gateway>, mut request: Request) -> Res
     }
     let Some(rule) = rules.find(method.as_str(), &url) else {
         let response = GatewayError::NoRule.into_response();
-        finish(&gateway, "no_rule", &method, &path, &response, started);
+        finish(&gateway, "no_rule", &method, path, &response, started);
         return response;
     };
-    let original = match request.uri().query() {
-        Some(q) => format!("{url}?{q}"),
-        None => url.clone(),
-    };
-    let response = match forward(&gateway, rule, request, peer, &host, &path).await {
+    // A cheap copy (shared bytes), for the original URL of an error answer.
+    let target = request.uri().clone();
+    let response = match forward(&gateway, rule, request, peer, host, path).await {
         Ok(response) => response,
-        Err(err) => err.respond(&rule.rule.errors, html, &original),
+        Err(err) => {
+            let original = match target.query() {
+                Some(q) => format!("{url}?{q}"),
+                None => url.clone(),
+            };
+            err.respond(&rule.rule.errors, html, &original)
+        }
     };
-    finish(&gateway, &rule.rule.id, &method, &path, &response, started);
+    finish(&gateway, &rule.rule.id, &method, path, &response, started);
     response
 }
 
