@@ -6,7 +6,7 @@ use crate::gateway_config::{GatewayConfig, parse_rules, read_rules_file};
 use crate::lifecycle::Lifecycle;
 use anyhow::Context;
 use gatehouse_domain::clock::Clock;
-use gatehouse_web::gateway::{Gateway, GatewaySettings, api_router, proxy_router};
+use gatehouse_web::gateway::{Gateway, GatewaySettings, api_router, serve_proxy};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,7 +73,10 @@ pub async fn start(config: GatewayConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
     // Listen for SIGHUP before serving: its default action would end the process.
     let hangup = hangup_signal();
     let mut lifecycle = Lifecycle::new();
-    lifecycle.serve(proxy, proxy_router(gateway.clone()), "gateway proxy");
+    let mut stop = lifecycle.stopping();
+    lifecycle.spawn(serve_proxy(proxy, gateway.clone(), async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
     lifecycle.serve(api, api_router(gateway.clone()), "gateway API");
     let reload = Reloader {
         path: config.rules_path.clone(),

@@ -6,7 +6,7 @@
 //!   connection pool, the HTTP client for authenticators, the `id_token` signing key, metrics;
 //! * `compiled`: rules plus their live authenticators; `authn`: the authenticators;
 //! * `pipeline`: authenticate → authorize → mutate, shared by both listeners;
-//! * `proxy`: the data path; `upstream`: the upstream connections; `decisions`: the decision API;
+//! * `listener`: the proxy listener; `proxy`: the data path; `upstream`: the upstream connections; `decisions`: the decision API;
 //!   `error`: the answers.
 
 mod authn;
@@ -14,12 +14,14 @@ mod compiled;
 mod decisions;
 mod error;
 mod id_token;
+mod listener;
 mod pipeline;
 mod proxy;
 mod upstream;
 
 pub use compiled::CompileError;
 pub use error::GatewayError;
+pub use listener::serve_proxy;
 
 use crate::metrics::Metrics;
 use axum::Router;
@@ -189,11 +191,6 @@ fn upstream_tls(extra_ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, Com
         Err(err) => return Err(CompileError::UpstreamCa(err.to_string())),
     };
     Ok(config)
-}
-
-/// The proxy listener: every request goes through the rules.
-pub fn proxy_router(gateway: Gateway) -> Router {
-    Router::new().fallback(proxy::handle).with_state(gateway)
 }
 
 /// The API listener: decision API, the `id_token` JWKS, metrics and health.

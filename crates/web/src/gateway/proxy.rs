@@ -8,7 +8,7 @@ use super::Gateway;
 use super::compiled::CompiledRule;
 use super::error::{GatewayError, accepts_html};
 use super::pipeline::{Mutations, decide};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::gateway::Upstream;
@@ -235,30 +235,30 @@ async fn forward(
     Ok(response)
 }
 
-/// The proxy listener's only handler.
-pub async fn handle(State(gateway): State<Gateway>, mut request: Request) -> Response {
+/// One request through the rules, from the client at `peer`.
+pub async fn forward_request(
+    gateway: &Gateway,
+    mut request: Request,
+    peer: Option<SocketAddr>,
+) -> Response {
     let started = Instant::now();
     let rules = gateway.rules();
     let method = request.method().clone();
     let (url, path_start) = match_url(&request);
     let (host, path) = (&url[7..path_start], &url[path_start..]);
     let html = accepts_html(request.headers());
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
     // Spoofing: nobody but a mutator sets these, whichever rule runs.
     for name in &rules.spoofable {
         request.headers_mut().remove(name);
     }
     let Some(rule) = rules.find(method.as_str(), &url) else {
         let response = GatewayError::NoRule.into_response();
-        finish(&gateway, "no_rule", &method, path, &response, started);
+        finish(gateway, "no_rule", &method, path, &response, started);
         return response;
     };
     // A cheap copy (shared bytes), for the original URL of an error answer.
     let target = request.uri().clone();
-    let response = match forward(&gateway, rule, request, peer, host, path).await {
+    let response = match forward(gateway, rule, request, peer, host, path).await {
         Ok(response) => response,
         Err(err) => {
             let original = match target.query() {
@@ -268,7 +268,7 @@ pub async fn handle(State(gateway): State<Gateway>, mut request: Request) -> Res
             err.respond(&rule.rule.errors, html, &original)
         }
     };
-    finish(&gateway, &rule.rule.id, &method, path, &response, started);
+    finish(gateway, &rule.rule.id, &method, path, &response, started);
     response
 }
 
