@@ -10,7 +10,9 @@
 # the upstream's. The proxies and the upstream share the server core (taskset -c 0); wrk runs on
 # core 1. Both proxies keep upstream connections alive. Knobs as in run.sh (BENCH_DURATION,
 # BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_SERVER_CPU, BENCH_LOAD_CPU, BENCH_PORT_BASE (18500),
-# BENCH_SKIP_BUILD, CARGO_TARGET_DIR, BENCH_WAIT_QUIET).
+# BENCH_SKIP_BUILD, CARGO_TARGET_DIR, BENCH_WAIT_QUIET). BENCH_GATEWAY_BASELINE=PATH also measures
+# that gatehouse binary (e.g. a copy of an earlier build) as "gateway-baseline" in the same run,
+# just before the gateway, so a change is compared under the same conditions.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -103,6 +105,15 @@ GATEHOUSE_LOG=warn taskset -c "$SERVER_CPU" "$BIN" gateway --rules "$WORK/rules.
   --proxy-addr "127.0.0.1:$GW_PORT" --api-addr "127.0.0.1:$GW_API_PORT" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!; PIDS="$PIDS $GW_PID"
 wait_ready "http://127.0.0.1:$GW_API_PORT/health/ready" "$GW_PID" gateway
+TARGETS="upstream nginx gateway"
+if [ -n "${BENCH_GATEWAY_BASELINE:-}" ]; then
+  GB_PORT=$((PORT_BASE + 7)); GB_API_PORT=$((PORT_BASE + 8)); GB="http://127.0.0.1:$GB_PORT"
+  GATEHOUSE_LOG=warn taskset -c "$SERVER_CPU" "$BENCH_GATEWAY_BASELINE" gateway --rules "$WORK/rules.json" \
+    --proxy-addr "127.0.0.1:$GB_PORT" --api-addr "127.0.0.1:$GB_API_PORT" >"$WORK/gateway-baseline.log" 2>&1 &
+  GB_PID=$!; PIDS="$PIDS $GB_PID"
+  wait_ready "http://127.0.0.1:$GB_API_PORT/health/ready" "$GB_PID" gateway-baseline
+  TARGETS="upstream nginx gateway-baseline gateway"
+fi
 
 # The gateway really authenticates: no token is refused, the token's subject reaches the upstream.
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$GW/")" = "401" ] || die "the gateway let an anonymous request through"
@@ -118,6 +129,7 @@ measure() { # KEY PID URL [VAR=VALUE...]
 }
 measure upstream "$UP_PID" "$UP/"
 measure nginx "$NG_PID" "$NG/"
+if [ -n "${GB_PID:-}" ]; then measure gateway-baseline "$GB_PID" "$GB/" "BENCH_AUTHORIZATION=Bearer $TOKEN"; fi
 measure gateway "$GW_PID" "$GW/" "BENCH_AUTHORIZATION=Bearer $TOKEN"
 
 ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
@@ -128,7 +140,7 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
   echo "| target | req/s (c$CONNS) | p50 | p99 | p50 (c1) | p99 (c1) | added p50 (c1) |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
   read -r _ up50 _ <<<"${R[upstream,1]}"
-  for key in upstream nginx gateway; do
+  for key in $TARGETS; do
     read -r rps p50 p99 <<<"${R[$key]}"
     read -r _ l50 l99 <<<"${R[$key,1]}"
     echo "| $key | $(printf '%.0f' "$rps") | $(ms "$p50") | $(ms "$p99") | $(ms "$l50") | $(ms "$l99") | $(ms $((l50 - up50))) |"
@@ -138,6 +150,11 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
   read -r _ gw50 _ <<<"${R[gateway,1]}"
   awk -v g="$gw" -v n="$ng" 'BEGIN { r = g / n * 100;
     printf "target throughput >= 80%% of nginx: %.0f%%  %s\n", r, (r >= 80) ? "MET" : "MISSED" }'
+  if [ -n "${GB_PID:-}" ]; then
+    read -r gb _ <<<"${R[gateway-baseline]}"
+    awk -v g="$gw" -v b="$gb" -v n="$ng" 'BEGIN {
+      printf "gateway-baseline: %.0f%% of nginx; gateway / gateway-baseline: %.2f\n", b / n * 100, g / b }'
+  fi
   awk -v a="$((gw50 - up50))" 'BEGIN {
     printf "target added p50 < 0.2 ms: %.3f ms  %s\n", a / 1000, (a < 200) ? "MET" : "MISSED" }'
 } | tee "$WORK/table.md"

@@ -6,7 +6,7 @@ use crate::gateway_config::{GatewayConfig, parse_rules, read_rules_file};
 use crate::lifecycle::Lifecycle;
 use anyhow::Context;
 use gatehouse_domain::clock::Clock;
-use gatehouse_web::gateway::{Gateway, GatewaySettings, api_router, proxy_router};
+use gatehouse_web::gateway::{Gateway, GatewaySettings, api_router, serve_proxy};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,8 +45,18 @@ fn fingerprint(bytes: &[u8]) -> u64 {
 pub async fn start(config: GatewayConfig, clock: Arc<dyn Clock>) -> anyhow::Result<RunningGateway> {
     let bytes = read_rules_file(&config.rules_path)?;
     let rules = parse_rules(&config.rules_path, &bytes)?;
+    let upstream_ca_pem = match &config.upstream_ca {
+        Some(path) => Some(std::fs::read(path).with_context(|| {
+            format!(
+                "cannot read GATEHOUSE_GATEWAY_UPSTREAM_CA {}",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
     let settings = GatewaySettings {
         upstream_timeout: config.upstream_timeout,
+        upstream_ca_pem,
         ..GatewaySettings::default()
     };
     let gateway = Gateway::new(rules, clock, settings).context("cannot start the gateway")?;
@@ -63,7 +73,10 @@ pub async fn start(config: GatewayConfig, clock: Arc<dyn Clock>) -> anyhow::Resu
     // Listen for SIGHUP before serving: its default action would end the process.
     let hangup = hangup_signal();
     let mut lifecycle = Lifecycle::new();
-    lifecycle.serve(proxy, proxy_router(gateway.clone()), "gateway proxy");
+    let mut stop = lifecycle.stopping();
+    lifecycle.spawn(serve_proxy(proxy, gateway.clone(), async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
     lifecycle.serve(api, api_router(gateway.clone()), "gateway API");
     let reload = Reloader {
         path: config.rules_path.clone(),

@@ -31,6 +31,10 @@ pub struct GatewayArgs {
         value_name = "DURATION"
     )]
     pub upstream_timeout: Option<String>,
+    /// PEM file of CA certificates trusted for `https` upstreams besides the system's (a private
+    /// CA); the upstream's certificate must also name the host of its `upstream.url`.
+    #[arg(long, env = "GATEHOUSE_GATEWAY_UPSTREAM_CA", value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
     /// Log filter, e.g. `info` or `gatehouse_web=debug,info` [default: info].
     #[arg(long, env = "GATEHOUSE_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -46,6 +50,8 @@ pub struct GatewayConfig {
     pub proxy_addr: SocketAddr,
     pub api_addr: SocketAddr,
     pub upstream_timeout: Duration,
+    /// Extra CA certificates (PEM) for `https` upstreams.
+    pub upstream_ca: Option<PathBuf>,
     /// How often the rules file is checked for changes.
     pub reload_interval: Duration,
     pub log: String,
@@ -76,6 +82,7 @@ impl GatewayConfig {
                 .api_addr
                 .unwrap_or_else(|| ([127, 0, 0, 1], 4456).into()),
             upstream_timeout,
+            upstream_ca: args.upstream_ca.clone(),
             reload_interval: Duration::from_secs(1),
             log: args.log.clone().unwrap_or_else(|| "info".to_owned()),
             log_format,
@@ -89,6 +96,7 @@ impl GatewayConfig {
             proxy_addr: ([127, 0, 0, 1], 0).into(),
             api_addr: ([127, 0, 0, 1], 0).into(),
             upstream_timeout: Duration::from_secs(5),
+            upstream_ca: None,
             reload_interval: Duration::from_millis(50),
             log: "info".to_owned(),
             log_format: LogFormat::Pretty,

@@ -1,7 +1,7 @@
 //! `gatehouse gateway` against a real upstream and a real Gatehouse, both started in the test:
 //! identity headers from real tokens, spoofing, 401 / 403 / 404, introspection cache and
-//! revocation, cookie sessions, `id_token`, the decision API, reloads, streaming, upgrades, and
-//! upstream failures.
+//! revocation, cookie sessions, `id_token`, the decision API, reloads, streaming, upgrades,
+//! upstream failures, and `https` upstreams.
 
 use crate::support::TestApp;
 use axum::Router;
@@ -806,4 +806,173 @@ async fn answers_502_when_the_upstream_is_down_and_504_when_it_is_slow() {
         .expect("text");
     assert!(metrics.contains(r#"route="down""#), "{metrics}");
     assert!(metrics.contains(r#"status="504""#), "{metrics}");
+}
+
+/// A CA made for one test and a server certificate it signs for `localhost` only: the CA's PEM
+/// and the TLS configuration of a server presenting that certificate.
+fn test_ca() -> (String, Arc<rustls::ServerConfig>) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Gatehouse test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let server_key = rcgen::KeyPair::generate().expect("server key");
+    let server_cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .expect("server params")
+        .signed_by(&server_key, &issuer)
+        .expect("server certificate");
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![server_cert.der().clone()],
+        rustls::pki_types::PrivatePkcs8KeyDer::from(server_key.serialize_der()).into(),
+    )
+    .expect("server TLS configuration");
+    (ca_cert.pem(), Arc::new(tls))
+}
+
+/// Serves `router` over TLS (HTTP/1.1) on a random port of 127.0.0.1.
+async fn serve_tls(router: Router, tls: Arc<rustls::ServerConfig>) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let service = hyper_util::service::TowerToHyperService::new(router.clone());
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends the handshake: nothing to serve.
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn forwards_to_https_upstreams_it_trusts_and_answers_502_otherwise() {
+    let (ca_pem, trusted_tls) = test_ca();
+    let (_, other_tls) = test_ca();
+    let trusted = serve_tls(Router::new().fallback(echo), trusted_tls).await;
+    let untrusted = serve_tls(Router::new().fallback(echo), other_tls).await;
+    let ca_file = std::env::temp_dir().join(format!("gatehouse-ca-{}.pem", uuid::Uuid::new_v4()));
+    std::fs::write(&ca_file, &ca_pem).expect("writes the CA");
+    let (good, bad) = (trusted.port(), untrusted.port());
+    let tls_rules = format!(
+        r#"
+- id: tls
+  match: {{url: "http://127.0.0.1:<*>/tls/<**>"}}
+  upstream: {{url: "https://localhost:{good}", strip_path: /tls}}
+  authenticators: [{{handler: anonymous}}]
+  authorizer: {{handler: allow}}
+  mutators:
+    - handler: header
+      config: {{headers: {{X-User-ID: "{{{{ subject }}}}"}}}}
+- id: untrusted
+  match: {{url: "http://127.0.0.1:<*>/untrusted/<**>"}}
+  upstream: {{url: "https://localhost:{bad}"}}
+  authenticators: [{{handler: anonymous}}]
+  authorizer: {{handler: allow}}
+- id: wrong-name
+  match: {{url: "http://127.0.0.1:<*>/wrong-name/<**>"}}
+  upstream: {{url: "https://127.0.0.1:{good}"}}
+  authenticators: [{{handler: anonymous}}]
+  authorizer: {{handler: allow}}
+"#
+    );
+    let f = Fixture::start_with(|c| {
+        c.upstream_ca = Some(ca_file.clone());
+        let mut rules = std::fs::read_to_string(&c.rules_path).expect("reads rules");
+        rules.push_str(&tls_rules);
+        std::fs::write(&c.rules_path, rules).expect("writes rules");
+    })
+    .await;
+
+    // Twice: the second request reuses the pooled TLS connection.
+    for _ in 0..2 {
+        let (status, body) = json_of(
+            f.get("/tls/hello?x=1")
+                .header("X-Request-Note", "over tls")
+                .header("X-User-ID", "spoofed")
+                .send()
+                .await
+                .expect("sends"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["path"], "/hello");
+        assert_eq!(body["query"], "x=1");
+        let headers = &body["headers"];
+        assert_eq!(headers["x-request-note"], "over tls");
+        assert_eq!(headers["x-user-id"], "anonymous");
+        assert_eq!(headers["host"], format!("localhost:{good}"));
+        assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    }
+
+    // A certificate from a CA the gateway does not trust, and a trusted certificate that does
+    // not name the upstream's host: both refused.
+    for path in ["/untrusted/x", "/wrong-name/x"] {
+        let (status, body) = json_of(f.get(path).send().await.expect("sends")).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{path}: {body}");
+        assert_eq!(body["error"]["id"], "bad_gateway");
+    }
+    let _ = std::fs::remove_file(&ca_file);
+}
+
+#[tokio::test]
+async fn reuses_an_upstream_connection_once_its_response_is_read() {
+    // An upstream that answers with the client port of the connection the request came on.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let upstream = listener.local_addr().expect("addr");
+    let router = Router::new().fallback(
+        |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>| async move {
+            peer.port().to_string()
+        },
+    );
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("test server");
+    });
+    let rule = format!(
+        r#"
+- id: ports
+  match: {{url: "http://127.0.0.1:<*>/ports/<**>"}}
+  upstream: {{url: "http://{upstream}"}}
+  authenticators: [{{handler: anonymous}}]
+  authorizer: {{handler: allow}}
+"#
+    );
+    let f = Fixture::start_with(|c| {
+        let mut rules = std::fs::read_to_string(&c.rules_path).expect("reads rules");
+        rules.push_str(&rule);
+        std::fs::write(&c.rules_path, rules).expect("writes rules");
+    })
+    .await;
+    let mut ports = Vec::new();
+    for _ in 0..3 {
+        let response = f.get("/ports/x").send().await.expect("sends");
+        assert_eq!(response.status(), StatusCode::OK);
+        ports.push(response.text().await.expect("body"));
+    }
+    assert_eq!(ports[0], ports[1], "{ports:?}");
+    assert_eq!(ports[1], ports[2], "{ports:?}");
 }

@@ -63,7 +63,7 @@ impl Authn {
         headers: &HeaderMap,
         http: &reqwest::Client,
         now: OffsetDateTime,
-    ) -> Result<AuthenticationSession, AuthnError> {
+    ) -> Result<Arc<AuthenticationSession>, AuthnError> {
         match self {
             Authn::Jwt(jwt) => jwt.authenticate(headers, now).await,
             Authn::Introspection(i) => i.authenticate(headers, http, now).await,
@@ -72,10 +72,13 @@ impl Authn {
                 if headers.contains_key(header::AUTHORIZATION) {
                     Err(AuthnError::NotResponsible)
                 } else {
-                    Ok(AuthenticationSession::new(subject.clone(), Value::Null))
+                    Ok(Arc::new(AuthenticationSession::new(
+                        subject.clone(),
+                        Value::Null,
+                    )))
                 }
             }
-            Authn::Noop => Ok(AuthenticationSession::default()),
+            Authn::Noop => Ok(Arc::default()),
         }
     }
 }
@@ -86,9 +89,10 @@ impl Authn {
 /// so this only bounds how long a key withdrawn from the issuer's JWKS is still honoured.
 const VERIFIED_TTL: Duration = Duration::from_secs(60);
 
-/// A token whose signature and claims checked out, until its `exp`.
+/// A token whose signature and claims checked out, until its `exp`, with what this
+/// authenticator made of it (shared by every request that carries it: nothing is copied).
 struct Verified {
-    claims: Claims,
+    accepted: Result<Arc<AuthenticationSession>, String>,
     exp: i64,
 }
 
@@ -116,26 +120,28 @@ impl JwtAuthn {
         &self,
         headers: &HeaderMap,
         now: OffsetDateTime,
-    ) -> Result<AuthenticationSession, AuthnError> {
+    ) -> Result<Arc<AuthenticationSession>, AuthnError> {
         let token = bearer(headers).ok_or(AuthnError::NotResponsible)?;
         let key = TokenHash::of(token).0;
         if let Some(hit) = self.verified.get(&key)
             && hit.exp > now.unix_timestamp()
         {
-            return self.accept(hit.claims.clone());
+            return hit.accepted.clone().map_err(AuthnError::Forbidden);
         }
         let mut last = VerifyError::Malformed;
         for validator in &self.validators {
             match validator.verify(token).await {
                 Ok(claims) => {
-                    if let Some(exp) = claims.get("exp").and_then(Value::as_i64) {
+                    let exp = claims.get("exp").and_then(Value::as_i64);
+                    let accepted = self.accept(claims);
+                    if let Some(exp) = exp {
                         let entry = Verified {
-                            claims: claims.clone(),
+                            accepted: accepted.clone(),
                             exp,
                         };
                         self.verified.insert(key, Arc::new(entry));
                     }
-                    return self.accept(claims);
+                    return accepted.map_err(AuthnError::Forbidden);
                 }
                 Err(err) => last = err,
             }
@@ -146,17 +152,16 @@ impl JwtAuthn {
         }
     }
 
-    fn accept(&self, claims: Claims) -> Result<AuthenticationSession, AuthnError> {
+    /// The session of a verified token, or why it is forbidden.
+    fn accept(&self, claims: Claims) -> Result<Arc<AuthenticationSession>, String> {
         if let Some(missing) = missing_scope(&claims.scopes(), &self.required_scope) {
-            return Err(AuthnError::Forbidden(format!(
-                "the token lacks the required scope {missing}"
-            )));
+            return Err(format!("the token lacks the required scope {missing}"));
         }
         let subject = claims.subject().to_owned();
-        Ok(AuthenticationSession {
+        Ok(Arc::new(AuthenticationSession {
             subject,
             claims: claims.0,
-        })
+        }))
     }
 }
 
@@ -164,7 +169,7 @@ impl JwtAuthn {
 
 /// A cached answer and how long it may be kept.
 struct Cached {
-    session: Option<AuthenticationSession>,
+    session: Option<Arc<AuthenticationSession>>,
     /// For an active token: its `exp`, checked again on every use.
     exp: Option<i64>,
     keep: Duration,
@@ -218,7 +223,7 @@ impl IntrospectionAuthn {
         headers: &HeaderMap,
         http: &reqwest::Client,
         now: OffsetDateTime,
-    ) -> Result<AuthenticationSession, AuthnError> {
+    ) -> Result<Arc<AuthenticationSession>, AuthnError> {
         let token = bearer(headers).ok_or(AuthnError::NotResponsible)?;
         let key = TokenHash::of(token).0;
         let cached = match &self.cache {
@@ -307,7 +312,7 @@ impl IntrospectionAuthn {
             .unwrap_or_default()
             .to_owned();
         Ok(Cached {
-            session: Some(AuthenticationSession { subject, claims }),
+            session: Some(Arc::new(AuthenticationSession { subject, claims })),
             exp,
             keep,
         })
@@ -394,7 +399,7 @@ impl CookieSessionAuthn {
         &self,
         headers: &HeaderMap,
         http: &reqwest::Client,
-    ) -> Result<AuthenticationSession, AuthnError> {
+    ) -> Result<Arc<AuthenticationSession>, AuthnError> {
         let session_token = headers.get(SESSION_TOKEN);
         if session_token.is_none() && !has_cookie(headers, &self.config.only) {
             return Err(AuthnError::NotResponsible);
@@ -445,10 +450,10 @@ impl CookieSessionAuthn {
                 if subject.is_empty() || body["active"] == Value::Bool(false) {
                     None
                 } else {
-                    Some(AuthenticationSession {
+                    Some(Arc::new(AuthenticationSession {
                         subject,
                         claims: whoami_claims(&body),
-                    })
+                    }))
                 }
             }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => None,

@@ -3,6 +3,7 @@
 //! configuration), so a reload does not refetch every JWKS.
 
 use super::authn::{Authn, CookieSessionAuthn, IntrospectionAuthn, JwtAuthn};
+use super::upstream::Origin;
 use axum::http::HeaderName;
 use gatehouse_domain::gateway::{Authenticator, JwtConfig, Rule, RuleSet};
 use gatehouse_domain::keys::KeyError;
@@ -19,8 +20,10 @@ pub enum CompileError {
     UnknownAlgorithm { rule: String, alg: String },
     #[error("rule {rule}: header {name:?} is not a valid header name")]
     InvalidHeaderName { rule: String, name: String },
-    #[error("rule {rule}: upstream.url must be http (TLS to upstreams is not supported yet)")]
-    HttpsUpstream { rule: String },
+    #[error("rule {rule}: upstream.url must be http or https")]
+    UpstreamScheme { rule: String },
+    #[error("the upstream CA certificates cannot be used: {0}")]
+    UpstreamCa(String),
     #[error("the HTTP client cannot be built: {0}")]
     HttpClient(String),
     #[error("the id_token signing key cannot be generated: {0}")]
@@ -80,6 +83,8 @@ impl ValidatorPool {
 pub struct CompiledRule {
     pub rule: Rule,
     pub authenticators: Vec<Authn>,
+    /// Where `rule.upstream` lives, parsed once.
+    pub origin: Option<Origin>,
     /// The header mutators' headers, names parsed.
     pub headers: Vec<(HeaderName, gatehouse_domain::gateway::Template)>,
 }
@@ -113,13 +118,15 @@ impl CompiledRules {
         }
         let mut rules = Vec::with_capacity(set.rules.len());
         for rule in set.rules {
-            if rule
-                .upstream
-                .as_ref()
-                .is_some_and(|u| u.url.scheme() != "http")
-            {
-                return Err(CompileError::HttpsUpstream { rule: rule.id });
-            }
+            let origin =
+                match &rule.upstream {
+                    Some(upstream) => Some(Origin::of(&upstream.url).ok_or_else(|| {
+                        CompileError::UpstreamScheme {
+                            rule: rule.id.clone(),
+                        }
+                    })?),
+                    None => None,
+                };
             let mut authenticators = Vec::new();
             for a in &rule.authenticators {
                 authenticators.push(match a {
@@ -159,6 +166,7 @@ impl CompiledRules {
             rules.push(CompiledRule {
                 rule,
                 authenticators,
+                origin,
                 headers,
             });
         }

@@ -6,22 +6,25 @@
 //!   connection pool, the HTTP client for authenticators, the `id_token` signing key, metrics;
 //! * `compiled`: rules plus their live authenticators; `authn`: the authenticators;
 //! * `pipeline`: authenticate → authorize → mutate, shared by both listeners;
-//! * `proxy`: the data path; `decisions`: the decision API; `error`: the answers.
+//! * `listener`: the proxy listener; `proxy`: the data path; `upstream`: the upstream connections; `decisions`: the decision API;
+//!   `error`: the answers.
 
 mod authn;
 mod compiled;
 mod decisions;
 mod error;
 mod id_token;
+mod listener;
 mod pipeline;
 pub(crate) mod proxy;
+mod upstream;
 
 pub use compiled::CompileError;
 pub use error::GatewayError;
+pub use listener::serve_proxy;
 
 use crate::metrics::Metrics;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -29,10 +32,10 @@ use axum::routing::{any, get};
 use compiled::{CompiledRules, ValidatorPool};
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::gateway::RuleSet;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use id_token::IdTokenSigner;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -45,6 +48,9 @@ pub struct GatewaySettings {
     pub connect_timeout: Duration,
     /// Timeout of calls to identity providers (JWKS, introspection, session checks).
     pub auth_timeout: Duration,
+    /// PEM certificates trusted for `https` upstreams besides the system's CA certificates (a
+    /// private CA).
+    pub upstream_ca_pem: Option<Vec<u8>>,
 }
 
 impl Default for GatewaySettings {
@@ -53,6 +59,7 @@ impl Default for GatewaySettings {
             upstream_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             auth_timeout: Duration::from_secs(10),
+            upstream_ca_pem: None,
         }
     }
 }
@@ -65,7 +72,7 @@ struct Inner {
     rules: RwLock<Arc<CompiledRules>>,
     validators: ValidatorPool,
     http: reqwest::Client,
-    upstream: Client<HttpConnector, Body>,
+    upstream: upstream::Upstreams,
     signer: IdTokenSigner,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -96,11 +103,13 @@ impl Gateway {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(settings.connect_timeout));
         connector.set_nodelay(true);
-        connector.enforce_http(true);
-        let upstream = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(256)
-            .build(connector);
+        connector.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(upstream_tls(settings.upstream_ca_pem.as_deref())?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let upstream = upstream::Upstreams::new(connector);
         let signer = IdTokenSigner::generate(clock.now()).map_err(CompileError::Key)?;
         let validators = ValidatorPool::default();
         let compiled = CompiledRules::build(rules, &validators, &http)?;
@@ -148,9 +157,40 @@ impl Gateway {
     }
 }
 
-/// The proxy listener: every request goes through the rules.
-pub fn proxy_router(gateway: Gateway) -> Router {
-    Router::new().fallback(proxy::handle).with_state(gateway)
+/// TLS to `https` upstreams: HTTP/1.1, the upstream's certificate checked against the system's
+/// CA certificates plus `extra_ca_pem`, for the host name of the upstream URL (also sent as SNI).
+/// Without any CA certificate the gateway still starts (plain `http` upstreams work) and every
+/// `https` upstream answers 502.
+fn upstream_tls(extra_ca_pem: Option<&[u8]>) -> Result<rustls::ClientConfig, CompileError> {
+    let mut extra = Vec::new();
+    if let Some(pem) = extra_ca_pem {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            extra.push(cert.map_err(|e| CompileError::UpstreamCa(e.to_string()))?);
+        }
+        if extra.is_empty() {
+            return Err(CompileError::UpstreamCa(
+                "no PEM certificate in it".to_owned(),
+            ));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CompileError::UpstreamCa(e.to_string()))?;
+    let config = match rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider) {
+        Ok(verifier) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth(),
+        Err(rustls::Error::General(reason)) if extra_ca_pem.is_none() => {
+            tracing::warn!(%reason, "no CA certificates: https upstreams will answer 502");
+            builder
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        }
+        Err(err) => return Err(CompileError::UpstreamCa(err.to_string())),
+    };
+    Ok(config)
 }
 
 /// The API listener: decision API, the `id_token` JWKS, metrics and health.
@@ -184,4 +224,15 @@ async fn metrics(State(gateway): State<Gateway>) -> impl IntoResponse {
 
 async fn health() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upstream_ca_file_without_certificates_is_an_error() {
+        let err = upstream_tls(Some(b"not a certificate")).expect_err("refused");
+        assert!(err.to_string().contains("no PEM certificate"), "{err}");
+    }
 }

@@ -8,6 +8,7 @@ use super::compiled::CompiledRule;
 use super::error::GatewayError;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use gatehouse_domain::gateway::{AuthenticationSession, Mutator, authorize};
+use std::sync::Arc;
 
 /// Headers to set (`Some`) or to remove (`None`: the template rendered empty) upstream.
 pub struct Mutations {
@@ -18,7 +19,7 @@ async fn authenticate(
     gateway: &Gateway,
     rule: &CompiledRule,
     headers: &HeaderMap,
-) -> Result<AuthenticationSession, GatewayError> {
+) -> Result<Arc<AuthenticationSession>, GatewayError> {
     let now = gateway.now();
     for authn in &rule.authenticators {
         match authn.authenticate(headers, &gateway.0.http, now).await {

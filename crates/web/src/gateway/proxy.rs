@@ -8,8 +8,7 @@ use super::Gateway;
 use super::compiled::CompiledRule;
 use super::error::{GatewayError, accepts_html};
 use super::pipeline::{Mutations, decide};
-use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::gateway::Upstream;
@@ -66,19 +65,27 @@ fn requested_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
     }
 }
 
-/// The request's host, lower-cased: the `Host` header, or the authority of an absolute URI.
-pub fn host_of(request: &Request) -> String {
-    request
+/// The URL rules match, `http://host/path` (host lower-cased: the `Host` header, or the
+/// authority of an absolute URI), and where its path starts.
+fn match_url(request: &Request) -> (String, usize) {
+    let host = request
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()))
-        .unwrap_or_default()
-        .to_ascii_lowercase()
+        .unwrap_or_default();
+    let path = request.uri().path();
+    let mut url = String::with_capacity(7 + host.len() + path.len());
+    url.push_str("http://");
+    url.push_str(host);
+    let path_start = url.len();
+    url[7..].make_ascii_lowercase();
+    url.push_str(path);
+    (url, path_start)
 }
 
-/// The upstream URI: the upstream's base path, then the request path without `strip_path`,
-/// then the query as received.
+/// The request target sent upstream (origin-form): the upstream's base path, then the request
+/// path without `strip_path`, then the query as received.
 pub fn upstream_uri(
     upstream: &Upstream,
     path: &str,
@@ -88,7 +95,9 @@ pub fn upstream_uri(
         Some(prefix) => path.strip_prefix(prefix.as_str()).unwrap_or(path),
         None => path,
     };
-    let mut target = upstream.url.path().trim_end_matches('/').to_owned();
+    let base = upstream.url.path().trim_end_matches('/');
+    let mut target = String::with_capacity(base.len() + rest.len() + 2 + query.map_or(0, str::len));
+    target.push_str(base);
     if !rest.starts_with('/') {
         target.push('/');
     }
@@ -97,18 +106,7 @@ pub fn upstream_uri(
         target.push('?');
         target.push_str(q);
     }
-    let url = &upstream.url;
-    let host = url.host_str().ok_or(GatewayError::Internal)?;
-    let authority = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    };
-    Uri::builder()
-        .scheme(url.scheme())
-        .authority(authority)
-        .path_and_query(target)
-        .build()
-        .map_err(|_| GatewayError::Internal)
+    Uri::try_from(target).map_err(|_| GatewayError::Internal)
 }
 
 fn set_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>, host: &str) {
@@ -134,12 +132,13 @@ fn set_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>, host: &str) 
 }
 
 /// The request as the upstream receives it: new URI, hop-by-hop headers dropped (the upgrade
-/// ones put back for an upgrade), forwarding headers, `Host`, and the mutators' headers.
+/// ones put back for an upgrade), forwarding headers, `Host` (the upstream's, or the client's
+/// with `preserve_host`), and the mutators' headers.
 fn upstream_request(
     request: Request,
     uri: Uri,
     upgrade: Option<&HeaderValue>,
-    preserve_host: bool,
+    host: (&HeaderValue, bool),
     forwarded: (Option<SocketAddr>, &str),
     mutations: Mutations,
 ) -> Request {
@@ -152,9 +151,9 @@ fn upstream_request(
         parts.headers.insert(header::UPGRADE, protocol.clone());
     }
     set_forwarded(&mut parts.headers, forwarded.0, forwarded.1);
-    if !preserve_host {
-        // The client sets Host from the upstream URI.
-        parts.headers.remove(header::HOST);
+    let (upstream_host, preserve_host) = host;
+    if !preserve_host || !parts.headers.contains_key(header::HOST) {
+        parts.headers.insert(header::HOST, upstream_host.clone());
     }
     for (name, value) in mutations.headers {
         parts.headers.remove(&name);
@@ -195,11 +194,9 @@ async fn forward(
     path: &str,
 ) -> Result<Response, GatewayError> {
     let mutations = decide(gateway, rule, request.headers(), path).await?;
-    let upstream = rule
-        .rule
-        .upstream
-        .as_ref()
-        .ok_or(GatewayError::NoUpstream)?;
+    let (Some(upstream), Some(origin)) = (rule.rule.upstream.as_ref(), rule.origin.as_ref()) else {
+        return Err(GatewayError::NoUpstream);
+    };
     let uri = upstream_uri(upstream, path, request.uri().query())?;
     let upgrade = requested_upgrade(request.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut request));
@@ -207,13 +204,13 @@ async fn forward(
         request,
         uri,
         upgrade.as_ref(),
-        upstream.preserve_host,
+        (origin.host_header(), upstream.preserve_host),
         (peer, host),
         mutations,
     );
     let mut response = match tokio::time::timeout(
         gateway.0.settings.upstream_timeout,
-        gateway.0.upstream.request(outgoing),
+        gateway.0.upstream.send(origin, outgoing),
     )
     .await
     {
@@ -222,7 +219,7 @@ async fn forward(
             return Err(GatewayError::GatewayTimeout);
         }
         Ok(Err(err)) => {
-            tracing::warn!(rule.id = %rule.rule.id, connect = err.is_connect(), error = %err, "upstream request failed");
+            tracing::warn!(rule.id = %rule.rule.id, error = %err, "upstream request failed");
             return Err(GatewayError::BadGateway);
         }
         Ok(Ok(response)) => response,
@@ -232,45 +229,46 @@ async fn forward(
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             tunnel(client_upgrade, upstream_upgrade, rule.rule.id.clone());
         }
-        let (parts, body) = response.into_parts();
-        return Ok(Response::from_parts(parts, Body::new(body)));
+        return Ok(response);
     }
-    let (mut parts, body) = response.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
-    Ok(Response::from_parts(parts, Body::new(body)))
+    strip_hop_by_hop(response.headers_mut());
+    Ok(response)
 }
 
-/// The proxy listener's only handler.
-pub async fn handle(State(gateway): State<Gateway>, mut request: Request) -> Response {
+/// One request through the rules, from the client at `peer`.
+pub async fn forward_request(
+    gateway: &Gateway,
+    mut request: Request,
+    peer: Option<SocketAddr>,
+) -> Response {
     let started = Instant::now();
     let rules = gateway.rules();
     let method = request.method().clone();
-    let host = host_of(&request);
-    let path = request.uri().path().to_owned();
-    let url = format!("http://{host}{path}");
+    let (url, path_start) = match_url(&request);
+    let (host, path) = (&url[7..path_start], &url[path_start..]);
     let html = accepts_html(request.headers());
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
     // Spoofing: nobody but a mutator sets these, whichever rule runs.
     for name in &rules.spoofable {
         request.headers_mut().remove(name);
     }
     let Some(rule) = rules.find(method.as_str(), &url) else {
         let response = GatewayError::NoRule.into_response();
-        finish(&gateway, "no_rule", &method, &path, &response, started);
+        finish(gateway, "no_rule", &method, path, &response, started);
         return response;
     };
-    let original = match request.uri().query() {
-        Some(q) => format!("{url}?{q}"),
-        None => url.clone(),
-    };
-    let response = match forward(&gateway, rule, request, peer, &host, &path).await {
+    // A cheap copy (shared bytes), for the original URL of an error answer.
+    let target = request.uri().clone();
+    let response = match forward(gateway, rule, request, peer, host, path).await {
         Ok(response) => response,
-        Err(err) => err.respond(&rule.rule.errors, html, &original),
+        Err(err) => {
+            let original = match target.query() {
+                Some(q) => format!("{url}?{q}"),
+                None => url.clone(),
+            };
+            err.respond(&rule.rule.errors, html, &original)
+        }
     };
-    finish(&gateway, &rule.rule.id, &method, &path, &response, started);
+    finish(gateway, &rule.rule.id, &method, path, &response, started);
     response
 }
 
@@ -318,20 +316,20 @@ mod tests {
             upstream_uri(&u, "/api/users", Some("a=1"))
                 .expect("uri")
                 .to_string(),
-            "http://127.0.0.1:9000/users?a=1"
+            "/users?a=1"
         );
         assert_eq!(
             upstream_uri(&u, "/api", None).expect("uri").to_string(),
-            "http://127.0.0.1:9000/"
+            "/"
         );
         assert_eq!(
             upstream_uri(&u, "/other", None).expect("uri").to_string(),
-            "http://127.0.0.1:9000/other"
+            "/other"
         );
-        let based = upstream("http://svc/base/", None);
+        let based = upstream("https://svc/base/", None);
         assert_eq!(
             upstream_uri(&based, "/x", None).expect("uri").to_string(),
-            "http://svc/base/x"
+            "/base/x"
         );
     }
 
