@@ -8,6 +8,7 @@ use super::{Bff, BffError, BffRoute};
 use crate::gateway::proxy::{strip_hop_by_hop, upstream_uri};
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::Uri;
 use axum::http::{HeaderMap, HeaderValue, Version, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::bff::BffSession;
@@ -41,7 +42,21 @@ async fn forward(
     }
     let session = bff.session(request.headers()).await?;
     let access_token = access_token(bff, session).await?;
-    let uri = upstream_uri(&route.upstream, path, request.uri().query())
+    // The gateway's helper gives the origin form (path and query); the pooled client here
+    // needs the absolute form.
+    let origin_form = upstream_uri(&route.upstream, path, request.uri().query())
+        .map_err(|_| BffError::BadGateway)?;
+    let base = &route.upstream.url;
+    let authority = match (base.host_str(), base.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => return Err(BffError::BadGateway),
+    };
+    let uri = Uri::builder()
+        .scheme(base.scheme())
+        .authority(authority)
+        .path_and_query(origin_form.to_string())
+        .build()
         .map_err(|_| BffError::BadGateway)?;
     let (mut parts, body) = request.into_parts();
     strip_hop_by_hop(&mut parts.headers);
