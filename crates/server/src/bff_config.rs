@@ -79,8 +79,6 @@ struct RouteSection {
 pub struct BffConfig {
     pub listen: SocketAddr,
     pub database_url: String,
-    /// Accepted but not served yet: the SPA is served by its own server for now.
-    pub static_dir: Option<PathBuf>,
     pub settings: BffSettings,
     pub log: String,
     pub log_format: LogFormat,
@@ -137,6 +135,7 @@ impl BffConfig {
             .map(route)
             .collect::<anyhow::Result<Vec<_>>>()?;
         let settings = BffSettings {
+            static_dir: file.static_dir,
             public_url,
             allowed_origins: file.allowed_origins,
             authority: oidc.authority,
@@ -165,7 +164,6 @@ impl BffConfig {
             database_url: file
                 .database_url
                 .unwrap_or_else(|| "sqlite://gatehouse-bff.db".to_owned()),
-            static_dir: file.static_dir,
             settings,
             log: "info".to_owned(),
             log_format: LogFormat::Pretty,

@@ -72,10 +72,16 @@ async fn start_bff(app: &TestApp, api: &str, extra: Value) -> Bff {
     }
     let (client_id, client_secret) = web_client(app, fields).await;
     let down = closed_port().await;
+    // The SPA: an entry point and one asset.
+    let spa = std::env::temp_dir().join(format!("gatehouse-bff-spa-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&spa).expect("SPA dir");
+    std::fs::write(spa.join("index.html"), "<h1>Orders app</h1>").expect("index");
+    std::fs::write(spa.join("app.js"), "fetch('/api/orders')").expect("asset");
     let config = BffConfig::for_tests(&format!(
         r#"
 public_url = "{url}"
 database_url = "{db}"
+static_dir = "{spa}"
 [oidc]
 authority = "{issuer}"
 client_id = "{client_id}"
@@ -95,6 +101,7 @@ upstream = "{down}"
 "#,
         db = app.database_url,
         issuer = app.issuer,
+        spa = spa.display(),
     ))
     .expect("valid BFF config");
     let running = start_on(config, listener, app.clock.clone())
@@ -480,4 +487,32 @@ async fn refreshes_a_token_near_expiry_once_and_ends_the_session_when_refused() 
         );
         bff.running.shutdown();
     }
+}
+
+#[tokio::test]
+async fn serves_the_spa_from_static_dir_with_an_index_fallback() {
+    let app = TestApp::sqlite().await;
+    let bff = start_bff(&app, &echo_upstream().await, json!({})).await;
+    let get = |path: &str| reqwest::get(format!("{}{path}", bff.url));
+    let index = get("/").await.expect("answers");
+    assert_eq!(index.status(), StatusCode::OK);
+    assert_eq!(index.text().await.expect("body"), "<h1>Orders app</h1>");
+    let asset = get("/app.js").await.expect("answers");
+    assert_eq!(
+        asset.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    // A client-side route loads the app; a missing asset is a 404; the API stays the API.
+    let route = get("/orders/42").await.expect("answers");
+    assert_eq!(route.text().await.expect("body"), "<h1>Orders app</h1>");
+    assert_eq!(
+        get("/missing.js").await.expect("answers").status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get("/api/orders").await.expect("answers").status(),
+        StatusCode::FORBIDDEN,
+        "no X-CSRF"
+    );
+    bff.running.shutdown();
 }

@@ -13,6 +13,7 @@ mod error;
 mod login;
 mod provider;
 mod proxy;
+mod static_files;
 
 pub use error::BffError;
 pub use provider::{ClientAuth, ProviderError};
@@ -71,6 +72,9 @@ pub struct BffSettings {
     pub routes: Vec<BffRoute>,
     pub upstream_timeout: Duration,
     pub provider_timeout: Duration,
+    /// The SPA's files, served for `GET`s no other route takes (`index.html` for paths without
+    /// a file extension, so client-side routes load the app).
+    pub static_dir: Option<std::path::PathBuf>,
 }
 
 impl BffSettings {

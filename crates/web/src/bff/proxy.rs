@@ -9,7 +9,7 @@ use crate::gateway::proxy::{strip_hop_by_hop, upstream_uri};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::Uri;
-use axum::http::{HeaderMap, HeaderValue, Version, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Version, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::bff::BffSession;
 
@@ -23,6 +23,11 @@ pub fn has_csrf_header(headers: &HeaderMap) -> bool {
 pub async fn handle(State(bff): State<Bff>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     let Some(route) = bff.settings().routes.iter().find(|r| r.matches(&path)) else {
+        if let Some(dir) = &bff.settings().static_dir
+            && matches!(*request.method(), Method::GET | Method::HEAD)
+        {
+            return super::static_files::serve(dir, &path).await;
+        }
         return BffError::NotFound.into_response();
     };
     match forward(&bff, route, request, &path).await {
