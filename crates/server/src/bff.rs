@@ -1,11 +1,14 @@
 //! Start-up of `gatehouse bff`: opens the session database (applying migrations: it is the
-//! BFF's own database), discovers the provider, binds the listener, and removes expired
-//! sign-ins and sessions every minute.
+//! BFF's own database) behind the cipher that seals its tokens, discovers the provider, binds
+//! the listener, and removes expired sign-ins and sessions every minute.
 
 use crate::bff_config::BffConfig;
 use crate::lifecycle::Lifecycle;
 use anyhow::Context;
+use gatehouse_domain::bff::SealedBffStore;
+use gatehouse_domain::cipher::Cipher;
 use gatehouse_domain::clock::Clock;
+use gatehouse_domain::secret::Secret;
 use gatehouse_store::{PoolSettings, Store};
 use gatehouse_web::bff::{Bff, router};
 use std::net::SocketAddr;
@@ -55,6 +58,8 @@ pub async fn start_on(
         .migrate()
         .await
         .context("cannot apply migrations to the BFF database")?;
+    let cipher = Arc::new(cipher(&config.cipher_secrets)?);
+    let store = SealedBffStore::new(Arc::new(store), cipher);
     let bff = Bff::discover(config.settings.clone(), Arc::new(store), clock)
         .await
         .context("cannot discover the identity provider")?;
@@ -68,6 +73,20 @@ pub async fn start_on(
         bff,
         lifecycle,
     })
+}
+
+/// The cipher sealing stored tokens: from the configured secrets, or a random key that lives
+/// as long as this process.
+fn cipher(secrets: &[Secret]) -> anyhow::Result<Cipher> {
+    if secrets.is_empty() {
+        tracing::warn!(
+            "GATEHOUSE_SECRETS_CIPHER is not set: stored tokens are sealed with a key of this \
+             process only, so sessions end at restart and cannot be shared by several BFFs"
+        );
+        return Ok(Cipher::new(&[Secret::generate(32).expose()])?);
+    }
+    let exposed: Vec<&str> = secrets.iter().map(Secret::expose).collect();
+    Cipher::new(&exposed).context("GATEHOUSE_SECRETS_CIPHER is unusable")
 }
 
 async fn clean_up(bff: Bff, mut stop: watch::Receiver<bool>) {

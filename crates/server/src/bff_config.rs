@@ -23,6 +23,16 @@ pub struct BffArgs {
     /// Listen address; overrides `listen` in the file [default: 127.0.0.1:4460].
     #[arg(long, env = "GATEHOUSE_BFF_ADDR", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Keys encrypting the tokens in the session database, comma-separated, current first (each
+    /// at least 32 characters). Unset: a random key for this process only (sessions end at
+    /// restart and cannot be shared between instances).
+    #[arg(
+        long,
+        env = "GATEHOUSE_SECRETS_CIPHER",
+        value_name = "SECRETS",
+        hide_env_values = true
+    )]
+    pub secrets_cipher: Option<Secret>,
     /// Log filter, e.g. `info` or `gatehouse_web=debug,info` [default: info].
     #[arg(long, env = "GATEHOUSE_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -80,6 +90,8 @@ pub struct BffConfig {
     pub listen: SocketAddr,
     pub database_url: String,
     pub settings: BffSettings,
+    /// Encrypt the stored tokens; empty: a random key made at start-up.
+    pub cipher_secrets: Vec<Secret>,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -92,6 +104,18 @@ impl BffConfig {
             .with_context(|| format!("BFF config {} is invalid", args.config.display()))?;
         if let Some(listen) = args.listen {
             config.listen = listen;
+        }
+        if let Some(secrets) = &args.secrets_cipher {
+            config.cipher_secrets = secrets
+                .expose()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(Secret::new)
+                .collect();
+            if config.cipher_secrets.iter().any(|s| s.expose().len() < 32) {
+                bail!("every secret in GATEHOUSE_SECRETS_CIPHER must be at least 32 characters");
+            }
         }
         config.log = args.log.clone().unwrap_or_else(|| "info".to_owned());
         config.log_format = match args.log_format.as_deref() {
@@ -165,6 +189,7 @@ impl BffConfig {
                 .database_url
                 .unwrap_or_else(|| "sqlite://gatehouse-bff.db".to_owned()),
             settings,
+            cipher_secrets: Vec::new(),
             log: "info".to_owned(),
             log_format: LogFormat::Pretty,
         })

@@ -164,8 +164,8 @@ impl BffStore for Store {
         let updated = with_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE bff_sessions SET access_token = $3, refresh_token = $4, \
-                 access_issued_at = $5, access_expires_at = $6, version = version + 1 \
-                 WHERE id_hash = $1 AND version = $2",
+                 access_issued_at = $5, access_expires_at = $6, version = version + 1, \
+                 refresh_lease_until = NULL WHERE id_hash = $1 AND version = $2",
             )
             .bind(id.0.to_vec())
             .bind(expected)
@@ -179,6 +179,45 @@ impl BffStore for Store {
             .rows_affected()
         });
         Ok(updated == 1)
+    }
+
+    async fn lease_bff_refresh(
+        &self,
+        id: &TokenHash,
+        expected: i64,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let leased = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE bff_sessions SET refresh_lease_until = $3 WHERE id_hash = $1 \
+                 AND version = $2 AND (refresh_lease_until IS NULL OR refresh_lease_until <= $4)",
+            )
+            .bind(id.0.to_vec())
+            .bind(expected)
+            .bind(Ts(until))
+            .bind(Ts(now))
+            .execute(pool)
+            .await
+            .map_err(store_error)?
+            .rows_affected()
+        });
+        Ok(leased == 1)
+    }
+
+    async fn release_bff_refresh(&self, id: &TokenHash, expected: i64) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE bff_sessions SET refresh_lease_until = NULL \
+                 WHERE id_hash = $1 AND version = $2",
+            )
+            .bind(id.0.to_vec())
+            .bind(expected)
+            .execute(pool)
+            .await
+            .map_err(store_error)?;
+        });
+        Ok(())
     }
 
     async fn delete_bff_session(&self, id: &TokenHash) -> StoreResult<Option<BffSession>> {

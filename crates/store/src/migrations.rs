@@ -35,6 +35,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     19 "0019_create_oauth2_refresh_tokens",
     20 "0020_create_oauth2_grant_revocations",
     21 "0021_create_bff_sessions",
+    22 "0022_add_bff_refresh_lease",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -59,6 +60,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     19 "0019_create_oauth2_refresh_tokens",
     20 "0020_create_oauth2_grant_revocations",
     21 "0021_create_bff_sessions",
+    22 "0022_add_bff_refresh_lease",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {

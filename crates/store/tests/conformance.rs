@@ -2059,7 +2059,7 @@ mod refresh {
 
     /// Two stores (two nodes) on one fresh, migrated database per backend: two pools on one
     /// SQLite file, and two pools on one PostgreSQL database.
-    async fn two_nodes(test: &str) -> Vec<(Store, Store)> {
+    pub(super) async fn two_nodes(test: &str) -> Vec<(Store, Store)> {
         let mut urls = Vec::new();
         let dir = std::env::temp_dir().join(format!("gatehouse-conformance-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -2589,6 +2589,220 @@ mod pending_authorizations {
                 .await
                 .expect("cleans");
             assert_eq!(store.find_pending(p.id).await.expect("reads"), None);
+        }
+    }
+}
+
+mod bff {
+    use super::NOW;
+    use gatehouse_domain::bff::{BffLogin, BffSession, BffStore, BffTokens, SealedBffStore};
+    use gatehouse_domain::cipher::Cipher;
+    use gatehouse_domain::secret::TokenHash;
+    use std::sync::Arc;
+    use time::Duration;
+
+    fn login(browser: &str) -> BffLogin {
+        BffLogin {
+            browser: TokenHash::of(browser),
+            state: "state".into(),
+            nonce: "nonce".into(),
+            code_verifier: "verifier-0123456789".into(),
+            return_url: "/orders".into(),
+            created_at: NOW,
+            expires_at: NOW + Duration::minutes(15),
+        }
+    }
+
+    fn session(cookie: &str) -> BffSession {
+        BffSession {
+            id: TokenHash::of(cookie),
+            subject: "user-1".into(),
+            claims: serde_json::json!({"sub": "user-1", "email": "a@example.com"})
+                .as_object()
+                .cloned()
+                .expect("object"),
+            id_token: "id.token.value".into(),
+            tokens: BffTokens {
+                access_token: "access-token-value".into(),
+                refresh_token: Some("refresh-token-value".into()),
+                access_issued_at: NOW,
+                access_expires_at: NOW + Duration::minutes(5),
+            },
+            version: 0,
+            created_at: NOW,
+            expires_at: NOW + Duration::hours(1),
+        }
+    }
+
+    fn cipher(secret: &str) -> Arc<Cipher> {
+        Arc::new(Cipher::new(&[secret]).expect("cipher"))
+    }
+
+    const SECRET: &str = "conformance-cipher-secret-0123456789abcdef";
+
+    #[tokio::test]
+    async fn a_sign_in_is_taken_once_even_by_two_nodes_at_once() {
+        for (a, b) in super::refresh::two_nodes("bff_login").await {
+            let a = SealedBffStore::new(Arc::new(a), cipher(SECRET));
+            let b = SealedBffStore::new(Arc::new(b), cipher(SECRET));
+            let started = login("browser-1");
+            a.insert_bff_login(&started).await.expect("inserts");
+            let (x, y) = tokio::join!(
+                a.take_bff_login(&started.browser),
+                b.take_bff_login(&started.browser)
+            );
+            let taken: Vec<BffLogin> = [x, y]
+                .into_iter()
+                .filter_map(|r| r.expect("reads"))
+                .collect();
+            assert_eq!(taken, vec![started.clone()], "one taker, verifier opened");
+            assert!(
+                a.take_bff_login(&started.browser)
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_are_sealed_at_rest_and_bound_to_their_row() {
+        for store in super::stores("bff_sealed").await {
+            let raw: Arc<dyn BffStore> = Arc::new(store.clone());
+            let sealed = SealedBffStore::new(raw.clone(), cipher(SECRET));
+            let s = session("cookie-1");
+            sealed.insert_bff_session(&s).await.expect("inserts");
+            assert_eq!(
+                sealed.find_bff_session(&s.id).await.expect("reads"),
+                Some(s.clone())
+            );
+            let at_rest = raw
+                .find_bff_session(&s.id)
+                .await
+                .expect("reads")
+                .expect("stored");
+            for clear in [
+                "access-token-value",
+                "refresh-token-value",
+                "id.token.value",
+            ] {
+                let row = format!(
+                    "{} {} {:?}",
+                    at_rest.id_token, at_rest.tokens.access_token, at_rest.tokens.refresh_token
+                );
+                assert!(!row.contains(clear), "{clear} is stored in the clear");
+            }
+            // Another key cannot open it: the session reads as absent.
+            let stranger = SealedBffStore::new(raw.clone(), cipher(&"x".repeat(40)));
+            assert_eq!(stranger.find_bff_session(&s.id).await.expect("reads"), None);
+            // Sealed values copied into another row do not open there.
+            let copy = BffSession {
+                id: TokenHash::of("cookie-2"),
+                ..at_rest.clone()
+            };
+            raw.insert_bff_session(&copy).await.expect("inserts");
+            assert_eq!(
+                sealed.find_bff_session(&copy.id).await.expect("reads"),
+                None
+            );
+            // A PKCE verifier is sealed too.
+            let started = login("browser-2");
+            sealed.insert_bff_login(&started).await.expect("inserts");
+            let raw_login = raw
+                .take_bff_login(&started.browser)
+                .await
+                .expect("reads")
+                .expect("stored");
+            assert_ne!(raw_login.code_verifier, started.code_verifier);
+        }
+    }
+
+    #[tokio::test]
+    async fn one_node_leases_a_refresh_and_one_token_update_wins() {
+        for (a, b) in super::refresh::two_nodes("bff_lease").await {
+            let a = SealedBffStore::new(Arc::new(a), cipher(SECRET));
+            let b = SealedBffStore::new(Arc::new(b), cipher(SECRET));
+            let s = session("cookie-3");
+            a.insert_bff_session(&s).await.expect("inserts");
+            let until = NOW + Duration::seconds(15);
+            let (x, y) = tokio::join!(
+                a.lease_bff_refresh(&s.id, 0, NOW, until),
+                b.lease_bff_refresh(&s.id, 0, NOW, until)
+            );
+            assert!(x.expect("leases") ^ y.expect("leases"), "exactly one lease");
+            assert!(
+                !a.lease_bff_refresh(&s.id, 0, NOW + Duration::seconds(14), until)
+                    .await
+                    .expect("leases"),
+                "still held"
+            );
+            assert!(
+                a.lease_bff_refresh(&s.id, 0, until, until + Duration::seconds(15))
+                    .await
+                    .expect("leases"),
+                "an expired lease can be taken over"
+            );
+            a.release_bff_refresh(&s.id, 0).await.expect("releases");
+            assert!(
+                b.lease_bff_refresh(&s.id, 0, NOW, until)
+                    .await
+                    .expect("leases"),
+                "released"
+            );
+            let fresh = BffTokens {
+                access_token: "access-2".into(),
+                refresh_token: Some("refresh-2".into()),
+                access_issued_at: NOW,
+                access_expires_at: NOW + Duration::minutes(5),
+            };
+            let (x, y) = tokio::join!(
+                a.update_bff_tokens(&s.id, 0, &fresh),
+                b.update_bff_tokens(&s.id, 0, &fresh)
+            );
+            assert!(x.expect("updates") ^ y.expect("updates"), "one update");
+            let now = b.find_bff_session(&s.id).await.expect("reads").expect("s");
+            assert_eq!((now.version, now.tokens), (1, fresh));
+            assert!(
+                !a.lease_bff_refresh(&s.id, 0, NOW, until)
+                    .await
+                    .expect("leases"),
+                "an old version cannot lease"
+            );
+            assert!(
+                a.lease_bff_refresh(&s.id, 1, NOW, until)
+                    .await
+                    .expect("leases"),
+                "storing tokens released the lease"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_slide_end_and_expire() {
+        for store in super::stores("bff_expiry").await {
+            let sealed = SealedBffStore::new(Arc::new(store.clone()), cipher(SECRET));
+            let s = session("cookie-4");
+            sealed.insert_bff_session(&s).await.expect("inserts");
+            sealed
+                .insert_bff_login(&login("browser-3"))
+                .await
+                .expect("inserts");
+            let later = NOW + Duration::hours(2);
+            sealed
+                .update_bff_session_expiry(&s.id, later)
+                .await
+                .expect("slides");
+            assert_eq!(
+                sealed
+                    .delete_expired_bff(NOW + Duration::minutes(90))
+                    .await
+                    .expect("cleans"),
+                1,
+                "the sign-in expired, the session slid"
+            );
+            let ended = sealed.delete_bff_session(&s.id).await.expect("deletes");
+            assert_eq!(ended.map(|e| e.tokens), Some(s.tokens.clone()));
+            assert_eq!(sealed.find_bff_session(&s.id).await.expect("reads"), None);
         }
     }
 }

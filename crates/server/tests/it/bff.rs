@@ -9,14 +9,18 @@ use crate::support::{Browser, TestApp};
 use axum::extract::Request;
 use gatehouse::bff::{RunningBff, start_on};
 use gatehouse::bff_config::BffConfig;
-use gatehouse_domain::bff::BffStore;
-use gatehouse_domain::secret::TokenHash;
+use gatehouse_domain::bff::{BffStore, SealedBffStore};
+use gatehouse_domain::cipher::Cipher;
+use gatehouse_domain::secret::{Secret, TokenHash};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use time::Duration;
 use tokio::net::TcpListener;
 
 const ADDRESS: &str = "ada@example.com";
+/// The BFFs' `GATEHOUSE_SECRETS_CIPHER`.
+const CIPHER: &str = "bff-test-cipher-secret-0123456789abcdefghij";
 
 /// An upstream API answering every request with what it received.
 async fn echo_upstream() -> String {
@@ -41,6 +45,18 @@ async fn echo_upstream() -> String {
     format!("http://{addr}")
 }
 
+/// An upstream API that takes ten seconds to answer.
+async fn slow_upstream() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        "late"
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
 /// An address nothing listens on.
 async fn closed_port() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
@@ -53,13 +69,36 @@ struct Bff {
     url: String,
     client_id: String,
     client_secret: String,
+    config: BffConfig,
     running: RunningBff,
-    store: gatehouse_store::Store,
+    /// The BFF's store as it sees it (tokens opened).
+    store: SealedBffStore,
+    /// The same database as it is (tokens sealed).
+    raw: gatehouse_store::Store,
 }
 
 /// Starts a BFF in front of `app` for a new skip-consent client (`extra` client fields),
 /// routing `/api/*` to `api` and `/down/*` to a closed port.
 async fn start_bff(app: &TestApp, api: &str, extra: Value) -> Bff {
+    start_bff_with(app, api, extra, |_| {}).await
+}
+
+/// Opens the BFF's database as a store, plain and behind the BFF's cipher.
+async fn stores(app: &TestApp) -> (SealedBffStore, gatehouse_store::Store) {
+    let raw = gatehouse_store::Store::connect(&app.database_url, &Default::default())
+        .await
+        .expect("opens the database");
+    let cipher = Arc::new(Cipher::new(&[CIPHER]).expect("cipher"));
+    (SealedBffStore::new(Arc::new(raw.clone()), cipher), raw)
+}
+
+/// [`start_bff`], with `tweak` applied to the configuration.
+async fn start_bff_with(
+    app: &TestApp,
+    api: &str,
+    extra: Value,
+    tweak: impl FnOnce(&mut BffConfig),
+) -> Bff {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let mut fields = json!({
@@ -104,18 +143,40 @@ upstream = "{down}"
         spa = spa.display(),
     ))
     .expect("valid BFF config");
-    let running = start_on(config, listener, app.clock.clone())
+    let mut config = config;
+    config.cipher_secrets = vec![Secret::new(CIPHER)];
+    tweak(&mut config);
+    let running = start_on(config.clone(), listener, app.clock.clone())
         .await
         .expect("BFF starts");
-    let store = gatehouse_store::Store::connect(&app.database_url, &Default::default())
-        .await
-        .expect("opens the database");
+    let (store, raw) = stores(app).await;
     Bff {
         url,
         client_id,
         client_secret,
+        config,
         running,
         store,
+        raw,
+    }
+}
+
+/// A second BFF node beside `first`: same configuration and database, its own listener.
+async fn second_node(app: &TestApp, first: &Bff) -> Bff {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let running = start_on(first.config.clone(), listener, app.clock.clone())
+        .await
+        .expect("BFF starts");
+    let (store, raw) = stores(app).await;
+    Bff {
+        url,
+        client_id: first.client_id.clone(),
+        client_secret: first.client_secret.clone(),
+        config: first.config.clone(),
+        running,
+        store,
+        raw,
     }
 }
 
@@ -263,6 +324,8 @@ async fn signs_in_proxies_with_the_access_token_and_logs_out_at_the_provider() {
         let claims: Value = serde_json::from_str(&user.body).expect("json");
         assert_eq!(claims["email"], ADDRESS, "{claims}");
         assert_eq!(claims["iss"], app.issuer.as_str());
+        let expires_in = claims["bff:session_expires_in"].as_i64().expect("seconds");
+        assert!((3590..=3600).contains(&expires_in), "{expires_in}");
 
         let (status, echoed) = api(&browser, &bff, "/api/orders?x=1", true).await;
         assert_eq!(status, StatusCode::OK, "{echoed}");
@@ -276,6 +339,32 @@ async fn signs_in_proxies_with_the_access_token_and_logs_out_at_the_provider() {
             echoed["cookie"],
             Value::Null,
             "browser cookies stay at the BFF"
+        );
+        // At rest, every token is sealed.
+        let at_rest = bff
+            .raw
+            .find_bff_session(&session.id)
+            .await
+            .expect("reads")
+            .expect("stored");
+        for (sealed, clear) in [
+            (&at_rest.tokens.access_token, &session.tokens.access_token),
+            (&at_rest.id_token, &session.id_token),
+            (
+                at_rest.tokens.refresh_token.as_ref().expect("sealed"),
+                session
+                    .tokens
+                    .refresh_token
+                    .as_ref()
+                    .expect("offline_access"),
+            ),
+        ] {
+            assert!(!sealed.contains(clear.as_str()) && sealed != clear);
+        }
+        let debug = format!("{session:?}");
+        assert!(
+            !debug.contains(&session.tokens.access_token) && !debug.contains(&session.id_token),
+            "{debug}"
         );
         let (status, _) = api(&browser, &bff, "/api/orders", false).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "X-CSRF is required");
@@ -293,16 +382,19 @@ async fn signs_in_proxies_with_the_access_token_and_logs_out_at_the_provider() {
             .expect("sends");
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
         let sid = session.claims["sid"].as_str().expect("sid").to_owned();
+        let logout_url = claims["bff:logout_url"].as_str().expect("logout url");
+        assert_eq!(logout_url, format!("/bff/logout?sid={sid}"));
         let refresh = session
             .tokens
             .refresh_token
             .clone()
             .expect("offline_access");
+        // The link in `bff:logout_url` signs out (the sid stands in for the X-CSRF header).
         let out = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client")
-            .post(format!("{}/bff/logout?sid={sid}", bff.url))
+            .get(format!("{}{logout_url}", bff.url))
             .header("Cookie", browser.cookie_header())
             .send()
             .await
@@ -515,4 +607,196 @@ async fn serves_the_spa_from_static_dir_with_an_index_fallback() {
         "no X-CSRF"
     );
     bff.running.shutdown();
+}
+
+#[tokio::test]
+async fn two_nodes_refresh_a_shared_session_once() {
+    for app in TestApp::all("bff_two_nodes").await {
+        register(&app, ADDRESS, PASSWORD).await;
+        let upstream = echo_upstream().await;
+        let a = start_bff(
+            &app,
+            &upstream,
+            json!({
+                "authorization_code_grant_access_token_lifespan": "1m",
+                "refresh_token_grant_access_token_lifespan": "1m",
+            }),
+        )
+        .await;
+        let b = second_node(&app, &a).await;
+        let (browser, _) = signed_in(&app, &a).await;
+        let first = stored_session(&a, &browser).await;
+        let (status, _) = api(&browser, &b, "/api/x", true).await;
+        assert_eq!(status, StatusCode::OK, "the session is shared");
+
+        // Both nodes get requests for the session once its token needs refreshing. The provider
+        // rotates refresh tokens with no grace period, so spending the same one twice would
+        // revoke the family: exactly one node may refresh.
+        app.clock.advance(Duration::seconds(40));
+        let calls = (0..8).map(|i| api(&browser, if i % 2 == 0 { &a } else { &b }, "/api/x", true));
+        let answers = crate::oidc::futures_join_all(calls).await;
+        let now = stored_session(&a, &browser).await;
+        assert_eq!(
+            now.version,
+            first.version + 1,
+            "{}: one refresh for both nodes",
+            app.backend
+        );
+        for (status, echoed) in answers {
+            assert_eq!(status, StatusCode::OK, "{}: {echoed}", app.backend);
+            assert_eq!(
+                echoed["authorization"],
+                format!("Bearer {}", now.tokens.access_token)
+            );
+        }
+        assert_eq!(
+            refresh_directly(&app, &a, now.tokens.refresh_token.as_deref().expect("r")).await,
+            StatusCode::OK,
+            "{}: the stored refresh token is still good (no reuse was detected)",
+            app.backend
+        );
+        a.running.shutdown();
+        b.running.shutdown();
+    }
+}
+
+#[tokio::test]
+async fn logout_with_the_csrf_header_and_refuses_foreign_origins() {
+    let app = TestApp::sqlite().await;
+    register(&app, ADDRESS, PASSWORD).await;
+    let bff = start_bff_with(&app, &echo_upstream().await, json!({}), |config| {
+        config.settings.allowed_origins = vec!["https://shell.example".to_owned()];
+    })
+    .await;
+    let (browser, _) = signed_in(&app, &bff).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let from = |method: reqwest::Method, path: &str, origin: &str| {
+        http.request(method, format!("{}{path}", bff.url))
+            .header("Cookie", browser.cookie_header())
+            .header("X-CSRF", "1")
+            .header("Origin", origin)
+    };
+    for (origin, expected) in [
+        ("https://evil.example", StatusCode::FORBIDDEN),
+        ("https://shell.example", StatusCode::OK),
+        (bff.url.as_str(), StatusCode::OK),
+    ] {
+        let answer = from(reqwest::Method::GET, "/api/x", origin)
+            .send()
+            .await
+            .expect("sends");
+        assert_eq!(answer.status(), expected, "API call from {origin}");
+    }
+    let refused = from(reqwest::Method::POST, "/bff/logout", "https://evil.example")
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (status, _) = api(&browser, &bff, "/api/x", true).await;
+    assert_eq!(status, StatusCode::OK, "still signed in");
+
+    let out = from(reqwest::Method::POST, "/bff/logout", &bff.url)
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let location = out.headers()["location"].to_str().expect("ascii");
+    assert!(
+        location.starts_with(&format!("{}/oauth2/sessions/logout?", app.public)),
+        "{location}"
+    );
+    let cleared = out.headers()["set-cookie"].to_str().expect("ascii");
+    assert!(
+        cleared.starts_with("gatehouse_bff=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    let (status, _) = api(&browser, &bff, "/api/x", true).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session is gone");
+    bff.running.shutdown();
+}
+
+#[tokio::test]
+async fn a_slow_upstream_is_a_gateway_timeout() {
+    let app = TestApp::sqlite().await;
+    register(&app, ADDRESS, PASSWORD).await;
+    let bff = start_bff_with(&app, &slow_upstream().await, json!({}), |config| {
+        config.settings.upstream_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let (browser, _) = signed_in(&app, &bff).await;
+    let (status, body) = api(&browser, &bff, "/api/x", true).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    bff.running.shutdown();
+}
+
+#[tokio::test]
+async fn refuses_an_id_token_whose_nonce_is_not_the_sign_ins() {
+    let app = TestApp::sqlite().await;
+    register(&app, ADDRESS, PASSWORD).await;
+    let bff = start_bff(&app, &echo_upstream().await, json!({})).await;
+    let mut browser = Browser::new(&bff.url);
+    let mut idp = Browser::new(&app.public);
+    let callback = start_login(&app, &mut browser, &mut idp, &bff, "/").await;
+    // The stored sign-in now expects another nonce than the one the provider put in the token.
+    let pending = TokenHash::of(browser.cookies.get("gatehouse_bff_login").expect("cookie"));
+    let mut login = bff
+        .store
+        .take_bff_login(&pending)
+        .await
+        .expect("reads")
+        .expect("in progress");
+    login.nonce = "another-nonce".to_owned();
+    bff.store.insert_bff_login(&login).await.expect("stores");
+    let landed = browser.get(&callback).await;
+    assert_eq!(landed.status, StatusCode::BAD_REQUEST, "{}", landed.body);
+    assert!(!browser.cookies.contains_key("gatehouse_bff"), "no session");
+    bff.running.shutdown();
+}
+
+#[tokio::test]
+async fn sessions_sealed_with_a_retired_key_sign_in_again() {
+    let app = TestApp::sqlite().await;
+    register(&app, ADDRESS, PASSWORD).await;
+    let bff = start_bff(&app, &echo_upstream().await, json!({})).await;
+    let (browser, _) = signed_in(&app, &bff).await;
+    bff.running.shutdown();
+    // The same database behind a BFF whose only cipher secret is a new one.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let mut config = bff.config.clone();
+    config.cipher_secrets = vec![Secret::new("a-brand-new-cipher-secret-0123456789abcdef")];
+    let rotated = start_on(config, listener, app.clock.clone())
+        .await
+        .expect("BFF starts");
+    let user = reqwest::Client::new()
+        .get(format!("{url}/bff/user"))
+        .header("Cookie", browser.cookie_header())
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(user.status(), StatusCode::UNAUTHORIZED);
+    rotated.shutdown();
+}
+
+#[tokio::test]
+async fn does_not_start_without_a_usable_provider() {
+    let app = TestApp::sqlite().await;
+    let bff = start_bff(&app, &echo_upstream().await, json!({})).await;
+    bff.running.shutdown();
+    for authority in [closed_port().await, format!("{}/elsewhere", app.issuer)] {
+        let mut config = bff.config.clone();
+        config.settings.authority = authority.clone();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let err = match start_on(config, listener, app.clock.clone()).await {
+            Ok(_) => panic!("started with authority {authority}"),
+            Err(err) => format!("{err:#}"),
+        };
+        assert!(
+            err.contains("cannot discover the identity provider"),
+            "{err}"
+        );
+    }
 }

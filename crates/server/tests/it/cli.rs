@@ -347,3 +347,119 @@ async fn gateway_reloads_rules_on_sighup_and_survives_it() {
         .expect("waits");
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+#[tokio::test]
+async fn bff_runs_from_its_config_file_and_stops_on_sigterm() {
+    let app = TestApp::sqlite().await;
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = app
+        .create_client(serde_json::json!({
+            "client_name": "SPA",
+            "redirect_uris": [format!("{url}/signin-oidc")],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "scope": "openid email offline_access",
+            "skip_consent": true,
+        }))
+        .await;
+    let dir = std::env::temp_dir().join(format!("gatehouse-bff-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("bff.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+public_url = "{url}"
+database_url = "sqlite://{db}"
+[oidc]
+authority = "{issuer}"
+client_id = "{id}"
+client_secret = "{secret}"
+scopes = ["openid", "email", "offline_access"]
+[[routes]]
+path = "/api/{{**rest}}"
+upstream = "http://127.0.0.1:9"
+"#,
+            db = dir.join("bff.db").display(),
+            issuer = app.issuer,
+            id = client["client_id"].as_str().expect("id"),
+            secret = client["client_secret"].as_str().expect("secret"),
+        ),
+    )
+    .expect("writes");
+    let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["bff", "--config"])
+        .arg(&config)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env_clear()
+        .env("GATEHOUSE_SECRETS_CIPHER", "c".repeat(40))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut user = None;
+    for _ in 0..200 {
+        if let Ok(answer) = http.get(format!("{url}/bff/user")).send().await {
+            user = Some(answer.status());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(user, Some(reqwest::StatusCode::UNAUTHORIZED), "signed out");
+    let login = http
+        .get(format!("{url}/bff/login"))
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(login.status(), reqwest::StatusCode::SEE_OTHER);
+    let to = login.headers()["location"].to_str().expect("ascii");
+    assert!(
+        to.starts_with(&format!("{}/oauth2/auth?", app.public)),
+        "{to}"
+    );
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stopped.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("joins")
+        .expect("waits");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    assert!(
+        !log.contains(&"c".repeat(40)),
+        "the cipher secret is never logged"
+    );
+    assert!(
+        !log.contains(client["client_secret"].as_str().expect("secret")),
+        "nor the client secret"
+    );
+}
+
+#[test]
+fn bff_refuses_a_short_cipher_secret() {
+    let dir = std::env::temp_dir().join(format!("gatehouse-bff-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("bff.toml");
+    std::fs::write(
+        &config,
+        "public_url = \"http://127.0.0.1:1\"\n[oidc]\nauthority = \"http://127.0.0.1:9\"\nclient_id = \"spa\"\n",
+    )
+    .expect("writes");
+    let output = gatehouse(
+        &["bff", "--config", &config.display().to_string()],
+        &[("GATEHOUSE_SECRETS_CIPHER", "short")],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("at least 32 characters"),
+        "{}",
+        stderr(&output)
+    );
+}

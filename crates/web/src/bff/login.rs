@@ -159,10 +159,23 @@ pub async fn callback(
     Ok(response)
 }
 
-/// `GET /bff/user`: the signed-in person's claims as a JSON object; 401 when signed out.
+/// `GET /bff/user`: the signed-in person's claims as a JSON object; 401 when signed out. Two
+/// entries are the BFF's own: `bff:logout_url` (a link that signs out: `/bff/logout?sid=…`)
+/// and `bff:session_expires_in` (seconds until the session ends unless used).
 pub async fn user(State(bff): State<Bff>, headers: HeaderMap) -> Result<Response, BffError> {
     let session = bff.session(&headers).await?;
-    Ok(axum::Json(session.claims).into_response())
+    let expires_in = (session.expires_at - bff.now()).whole_seconds().max(0);
+    let mut claims = session.claims;
+    let logout_url = match claims.get("sid").and_then(|v| v.as_str()) {
+        Some(sid) => format!(
+            "/bff/logout?sid={}",
+            form_urlencoded::byte_serialize(sid.as_bytes()).collect::<String>()
+        ),
+        None => "/bff/logout".to_owned(),
+    };
+    claims.insert("bff:logout_url".to_owned(), logout_url.into());
+    claims.insert("bff:session_expires_in".to_owned(), expires_in.into());
+    Ok(axum::Json(claims).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,8 +183,8 @@ pub struct LogoutQuery {
     sid: Option<String>,
 }
 
-/// `POST /bff/logout` (with `X-CSRF: 1`, or the session's `sid` claim as `?sid=`): ends the
-/// session here, revokes its refresh token at the provider, and sends the browser to the
+/// `POST` or `GET /bff/logout` (with `X-CSRF: 1`, or the session's `sid` claim as `?sid=`, as
+/// in `bff:logout_url`): ends the session here, revokes its refresh token at the provider, and sends the browser to the
 /// provider's logout with the ID token as hint.
 pub async fn logout(
     State(bff): State<Bff>,

@@ -21,7 +21,7 @@ pub use provider::{ClientAuth, ProviderError};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue};
-use axum::routing::{get, post};
+use axum::routing::get;
 use gatehouse_domain::bff::{BffSession, BffStore};
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::gateway::Upstream;
@@ -191,7 +191,8 @@ impl Bff {
     }
 
     /// The live session the request's cookie names; an expired one is deleted. Each use moves
-    /// the sliding expiry forward.
+    /// the sliding expiry forward (written when it moves by a minute or more, so a burst of API
+    /// calls is not a burst of writes).
     async fn session(&self, headers: &HeaderMap) -> Result<BffSession, BffError> {
         let cookie = crate::cookie::get(headers, self.settings().session_cookie())
             .ok_or(BffError::Unauthorized)?;
@@ -207,11 +208,11 @@ impl Bff {
             self.0.store.delete_bff_session(&id).await?;
             return Err(BffError::Unauthorized);
         }
-        session.expires_at = now + self.settings().session_lifetime;
-        self.0
-            .store
-            .update_bff_session_expiry(&id, session.expires_at)
-            .await?;
+        let slid = now + self.settings().session_lifetime;
+        if slid - session.expires_at >= time::Duration::minutes(1) {
+            self.0.store.update_bff_session_expiry(&id, slid).await?;
+            session.expires_at = slid;
+        }
         Ok(session)
     }
 
@@ -240,7 +241,7 @@ pub fn router(bff: Bff) -> Router {
         .route("/bff/login", get(login::login))
         .route(&callback, get(login::callback))
         .route("/bff/user", get(login::user))
-        .route("/bff/logout", post(login::logout))
+        .route("/bff/logout", get(login::logout).post(login::logout))
         .route("/signout-callback-oidc", get(login::signed_out))
         .fallback(proxy::handle)
         .with_state(bff)

@@ -12,6 +12,7 @@ use axum::http::Uri;
 use axum::http::{HeaderMap, HeaderValue, Method, Version, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::bff::BffSession;
+use std::time::Duration;
 
 /// Whether the request carries the anti-forgery header `X-CSRF: 1` (a cross-site form cannot
 /// set it, and a cross-site `fetch` with it needs a CORS preflight the BFF never grants).
@@ -95,10 +96,11 @@ async fn forward(
     Ok(Response::from_parts(parts, Body::new(body)))
 }
 
-/// The session's access token, refreshed first when it expires within `refresh_before_expiry`.
-/// On this node one request per session refreshes while the others wait for its result; across
-/// nodes the stored version lets exactly one refresh be stored. A refused refresh ends the
-/// session.
+/// The session's access token, refreshed first when it is near its expiry (see
+/// [`BffTokens::need_refresh`](gatehouse_domain::bff::BffTokens::need_refresh)). A session
+/// refreshes once however many of its requests arrive together: on this node they queue on one
+/// lock; across nodes, the node that takes the stored refresh lease refreshes while the others
+/// wait for the tokens it stores. A refused refresh ends the session.
 async fn access_token(bff: &Bff, session: BffSession) -> Result<String, BffError> {
     let before = bff.settings().refresh_before_expiry;
     if !session.tokens.need_refresh(bff.now(), before) {
@@ -106,52 +108,82 @@ async fn access_token(bff: &Bff, session: BffSession) -> Result<String, BffError
     }
     let lock = bff.refresh_lock(session.id);
     let _held = lock.lock().await;
-    // Another request may have refreshed while this one waited.
-    let current = bff
-        .0
-        .store
-        .find_bff_session(&session.id)
-        .await?
-        .ok_or(BffError::Unauthorized)?;
-    let now = bff.now();
-    if !current.tokens.need_refresh(now, before) {
-        return Ok(current.tokens.access_token);
-    }
-    let Some(refresh_token) = current.tokens.refresh_token.as_deref() else {
-        // No refresh token: use the access token until it expires, then sign out.
-        if current.tokens.access_expires_at > now {
+    // The lease outlives the provider's timeout, so a live lease means a refresh in flight.
+    let lease = time::Duration::try_from(bff.settings().provider_timeout)
+        .unwrap_or(time::Duration::seconds(10))
+        + time::Duration::seconds(5);
+    let waited_since = tokio::time::Instant::now();
+    loop {
+        // Another request (here or on another node) may have refreshed meanwhile.
+        let current = bff
+            .0
+            .store
+            .find_bff_session(&session.id)
+            .await?
+            .ok_or(BffError::Unauthorized)?;
+        let now = bff.now();
+        if !current.tokens.need_refresh(now, before) {
             return Ok(current.tokens.access_token);
         }
-        bff.0.store.delete_bff_session(&current.id).await?;
-        return Err(BffError::Unauthorized);
-    };
+        if current.tokens.refresh_token.is_none() {
+            // No refresh token: use the access token until it expires, then sign out.
+            if current.tokens.access_expires_at > now {
+                return Ok(current.tokens.access_token);
+            }
+            bff.0.store.delete_bff_session(&current.id).await?;
+            return Err(BffError::Unauthorized);
+        }
+        if bff
+            .0
+            .store
+            .lease_bff_refresh(&current.id, current.version, now, now + lease)
+            .await?
+        {
+            return refresh(bff, current).await;
+        }
+        // Another node is refreshing: wait for its tokens, as long as its lease could last.
+        if waited_since.elapsed() > bff.settings().provider_timeout + Duration::from_secs(5) {
+            return Err(BffError::ProviderUnavailable);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Refreshes `session`'s tokens at the provider (this node holds the refresh lease) and stores
+/// them.
+async fn refresh(bff: &Bff, session: BffSession) -> Result<String, BffError> {
+    let refresh_token = session.tokens.refresh_token.as_deref().unwrap_or_default();
     match bff.0.provider.refresh(refresh_token).await {
         Ok(tokens) => {
             if bff
                 .0
                 .store
-                .update_bff_tokens(&current.id, current.version, &tokens)
+                .update_bff_tokens(&session.id, session.version, &tokens)
                 .await?
             {
-                tracing::debug!(user.id = %current.subject, "access token refreshed");
+                tracing::debug!(user.id = %session.subject, "access token refreshed");
                 return Ok(tokens.access_token);
             }
-            // Another node stored its refresh first: use that one.
-            let winner = bff
+            // The session changed under the lease (it outlived its lease): use what is stored.
+            let stored = bff
                 .0
                 .store
-                .find_bff_session(&current.id)
+                .find_bff_session(&session.id)
                 .await?
                 .ok_or(BffError::Unauthorized)?;
-            Ok(winner.tokens.access_token)
+            Ok(stored.tokens.access_token)
         }
         Err(super::ProviderError::Unreachable(err)) => {
             tracing::warn!(error = %err, "cannot refresh the access token");
+            bff.0
+                .store
+                .release_bff_refresh(&session.id, session.version)
+                .await?;
             Err(BffError::ProviderUnavailable)
         }
         Err(err) => {
-            tracing::info!(user.id = %current.subject, error = %err, "refresh refused; session ended");
-            bff.0.store.delete_bff_session(&current.id).await?;
+            tracing::info!(user.id = %session.subject, error = %err, "refresh refused; session ended");
+            bff.0.store.delete_bff_session(&session.id).await?;
             Err(BffError::Unauthorized)
         }
     }
