@@ -21,6 +21,7 @@ pub mod mac;
 pub mod oauth;
 pub mod secret;
 pub mod session;
+pub mod social;
 pub mod store;
 pub mod throttle;
 pub mod webhook;

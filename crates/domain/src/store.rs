@@ -56,6 +56,7 @@ pub trait Storage:
     + crate::ip_ban::IpBanStore
     + crate::session::SessionStore
     + crate::webhook::WebhookStore
+    + crate::social::SocialStore
 {
 }
 
@@ -79,5 +80,6 @@ impl<T> Storage for T where
         + crate::ip_ban::IpBanStore
         + crate::session::SessionStore
         + crate::webhook::WebhookStore
+        + crate::social::SocialStore
 {
 }

@@ -21,6 +21,7 @@ mod pending;
 mod refresh;
 mod scope;
 mod session;
+mod social;
 mod system;
 mod throttle;
 mod ts;

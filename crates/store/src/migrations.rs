@@ -36,6 +36,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     20 "0020_create_oauth2_grant_revocations",
     21 "0021_create_bff_sessions",
     22 "0022_add_bff_refresh_lease",
+    23 "0023_create_social_login",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -61,6 +62,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     20 "0020_create_oauth2_grant_revocations",
     21 "0021_create_bff_sessions",
     22 "0022_add_bff_refresh_lease",
+    23 "0023_create_social_login",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {

@@ -63,6 +63,8 @@ const EXPIRING: &[(&str, &str)] = &[
     ("oauth2_refresh_tokens", "token_hash"),
     ("oauth2_refresh_families", "family_id"),
     ("oauth2_grant_revocations", "id"),
+    ("social_logins", "state_hash"),
+    ("exchange_codes", "code_hash"),
 ];
 
 #[async_trait]

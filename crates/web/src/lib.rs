@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod rate_limit;
 pub mod router;
+pub mod social;
 pub mod state;
 pub mod tasks;
 pub mod throttle;

@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, client_addr, health, identity, ip_ban, metrics, oauth, throttle, ui};
+use crate::{admin, client_addr, health, identity, ip_ban, metrics, oauth, social, throttle, ui};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -100,6 +100,7 @@ pub fn public_router(state: &AppState) -> Router {
         .merge(health::router())
         .merge(identity::session::router())
         .merge(ui::router())
+        .merge(social::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             ui::page_layer,

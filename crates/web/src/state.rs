@@ -219,6 +219,8 @@ pub struct Services {
     pub pages: Arc<Pages>,
     /// The configured web hooks, their templates and HTTP client.
     pub webhooks: Arc<Webhooks>,
+    /// The HTTP client for tenants' social providers and what discovery found out about them.
+    pub social: Arc<crate::social::upstream::Upstreams>,
 }
 
 impl AppState {
@@ -268,6 +270,7 @@ impl AppState {
                 tracing::error!(error = %err, "invalid UI template override; using the built-in templates");
                 Pages::embedded()
             })),
+            social: Arc::new(crate::social::upstream::Upstreams::new()),
             store,
             clock,
             cipher,

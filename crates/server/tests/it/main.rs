@@ -26,6 +26,7 @@ mod scopes;
 mod selfservice;
 mod sessions;
 mod settings;
+mod social;
 mod support;
 mod throttle;
 mod token;

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod recovery;
 pub mod scopes;
 pub mod sessions;
+pub mod social_providers;
 pub mod webhooks;
 
 use crate::error::ApiError;
@@ -73,6 +74,13 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(webhooks::get_delivery),
         )
         .route("/admin/scopes", get(scopes::list).post(scopes::create))
+        .route("/admin/tenants/{id}/providers", get(social_providers::list))
+        .route(
+            "/admin/tenants/{id}/providers/{name}",
+            get(social_providers::get)
+                .put(social_providers::put)
+                .delete(social_providers::delete),
+        )
         .route(
             "/admin/scopes/{name}",
             get(scopes::get).put(scopes::replace).delete(scopes::delete),
