@@ -179,7 +179,11 @@ describe('the BFF demo in Chromium', { skip: missing() }, () => {
       'gatehouse bff',
       GATEHOUSE_BIN,
       ['bff', '--config', config],
-      { GATEHOUSE_LOG: process.env.GATEHOUSE_LOG ?? 'info' },
+      {
+        GATEHOUSE_LOG: process.env.GATEHOUSE_LOG ?? 'info',
+        // Seals the tokens in the BFF's database, as in production.
+        GATEHOUSE_SECRETS_CIPHER: randomBytes(32).toString('hex'),
+      },
       `http://127.0.0.1:${bffPort}/bff/user`,
       401,
     );
@@ -223,6 +227,7 @@ describe('the BFF demo in Chromium', { skip: missing() }, () => {
       assert.equal(claims.sub, person.id);
       assert.equal(claims.iss, ISSUER);
       assert.equal(claims.aud, 'bff-client');
+      assert.equal(claims['bff:logout_url'], `/bff/logout?sid=${encodeURIComponent(claims.sid)}`);
       for (const token of ['access_token', 'refresh_token', 'id_token']) {
         assert.equal(token in claims, false, `/bff/user reveals no ${token}`);
       }

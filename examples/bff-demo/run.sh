@@ -122,9 +122,11 @@ PIDS+=($!)
 wait_for "http://$API_ADDR/health" 200 "${PIDS[-1]}" app-api
 
 # 5. The BFF, started here so bff.toml's relative paths (spa/, .run/bff.db) resolve.
+#    GATEHOUSE_SECRETS_CIPHER seals the tokens in its database; a new one each start, as the
+#    database is new too.
 log "starting gatehouse bff on $BFF_URL"
-(cd "$DEMO_DIR" && NO_COLOR=1 exec "$GATEHOUSE" bff --config bff.toml) \
-  >"$WORK/bff.log" 2>&1 </dev/null &
+(cd "$DEMO_DIR" && NO_COLOR=1 GATEHOUSE_SECRETS_CIPHER="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
+  exec "$GATEHOUSE" bff --config bff.toml) >"$WORK/bff.log" 2>&1 </dev/null &
 PIDS+=($!)
 wait_for "http://127.0.0.1:4460/bff/user" 401 "${PIDS[-1]}" bff
 

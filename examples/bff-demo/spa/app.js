@@ -26,10 +26,11 @@ function showSignedIn(claims) {
   $('claims').textContent = JSON.stringify(claims, null, 2);
   // Logout is a form POST, so the browser follows the BFF's redirect to the provider's logout
   // page. A form cannot send X-CSRF; the session's `sid` claim in the query proves instead
-  // that the request comes from this page.
+  // that the request comes from this page. `bff:logout_url` is that URL, as the BFF builds it.
   const form = $('logout');
   if (typeof claims.sid === 'string') {
-    form.action = `/bff/logout?sid=${encodeURIComponent(claims.sid)}`;
+    form.action =
+      claims['bff:logout_url'] ?? `/bff/logout?sid=${encodeURIComponent(claims.sid)}`;
   } else {
     // No sid: end the BFF session with a header-carrying fetch instead (the provider's session
     // stays, as the redirect to its logout page is not followed).
