@@ -2,8 +2,8 @@
 # Interoperability tests: starts a throwaway `gatehouse serve --dev` (fresh SQLite database,
 # free loopback ports, known admin token) and runs the node:test suites in e2e/ against it
 # with openid-client (oauth4webapi), jose, Chromium (playwright-core) and Authlib (PyPI); the
-# courier suite starts servers of its own against aiosmtpd (PyPI). The Python packages are
-# installed into a venv kept between runs.
+# courier suite starts servers of its own against aiosmtpd (PyPI), the BFF demo suite its own
+# app-api and `gatehouse bff`. The Python packages are installed into a venv kept between runs.
 #
 # Usage, from anywhere:   bash e2e/run.sh [e2e/SUITE.test.mjs ...]   (default: every suite)
 # Needs: cargo, node >= 20.19 and npm; python3 (with venv) for the courier and Authlib suites
@@ -26,11 +26,16 @@ for var in $(compgen -e | grep '^GATEHOUSE_' || true); do
   [[ "$var" == GATEHOUSE_LOG ]] || unset "$var"
 done
 
-# 1. The server binary (debug; a no-op when already up to date).
-log "building gatehouse (debug)"
-(cd "$ROOT" && cargo build --quiet -p gatehouse)
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/gatehouse"
+# 1. The server binary, and the example API the BFF demo suite puts behind `gatehouse bff`
+#    (debug; a no-op when already up to date).
+log "building gatehouse and app-api (debug)"
+(cd "$ROOT" && cargo build --quiet -p gatehouse -p gatehouse-example-app-api)
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+[[ "$TARGET" = /* ]] || TARGET="$ROOT/$TARGET"
+BIN="$TARGET/debug/gatehouse"
+APP_API_BIN="$TARGET/debug/app-api"
 [[ -x "$BIN" ]] || { log "no binary at $BIN"; exit 1; }
+[[ -x "$APP_API_BIN" ]] || { log "no binary at $APP_API_BIN"; exit 1; }
 
 # 2. npm dependencies, exactly as locked.
 log "installing npm dependencies"
@@ -163,6 +168,7 @@ set +e
   E2E_KEY_PUBLISH_AHEAD_SECONDS="$KEY_PUBLISH_AHEAD_SECONDS" \
   E2E_CHROMIUM="${E2E_CHROMIUM:-/usr/bin/chromium}" \
   E2E_GATEHOUSE_BIN="$BIN" \
+  E2E_APP_API_BIN="$APP_API_BIN" \
   E2E_PYTHON="$E2E_PYTHON" \
     node --test --test-reporter=spec --test-timeout=60000 "${TESTS[@]}"
 )

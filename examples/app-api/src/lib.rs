@@ -90,7 +90,8 @@ pub async fn run(settings: Settings) -> Result<(), StartError> {
     axum::serve(listener, router).await.map_err(listen_error)
 }
 
-/// `GET /data`: the `BffClientOnly` policy, then who is asking.
+/// `GET /data`: the `BffClientOnly` policy, then who is asking and which token they presented
+/// (its `jti`, `iat` and `exp`, never the token itself), so a caller can watch the BFF refresh it.
 async fn data(token: VerifiedToken) -> Result<Json<Value>, PolicyError> {
     require_claim(&token, "client_id", REQUIRED_CLIENT_ID)?;
     Ok(Json(json!({
@@ -98,6 +99,11 @@ async fn data(token: VerifiedToken) -> Result<Json<Value>, PolicyError> {
         "subject": token.subject(),
         "client_id": token.client_id(),
         "scopes": token.scopes(),
+        "token": {
+            "jti": token.get("jti"),
+            "issued_at": token.get("iat"),
+            "expires_at": token.get("exp"),
+        },
     })))
 }
 

@@ -107,6 +107,11 @@ async fn data_answers_only_the_bff_client() {
     assert_eq!(body["client_id"], "bff-client");
     assert_eq!(body["subject"], "bff-client");
     assert_eq!(body["scopes"], json!(["api:read"]));
+    assert!(body["token"]["jti"].is_string(), "{body}");
+    assert!(
+        body["token"]["expires_at"].as_i64() > body["token"]["issued_at"].as_i64(),
+        "{body}"
+    );
 
     // A valid token from another client is authenticated but not authorized.
     let secret = gatehouse.client("reporting-job").await;
