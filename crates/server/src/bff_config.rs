@@ -33,6 +33,15 @@ pub struct BffArgs {
         hide_env_values = true
     )]
     pub secrets_cipher: Option<Secret>,
+    /// The OIDC client secret; overrides `oidc.client_secret` in the file, so the file need not
+    /// hold it.
+    #[arg(
+        long,
+        env = "GATEHOUSE_BFF_CLIENT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub client_secret: Option<Secret>,
     /// Log filter, e.g. `info` or `gatehouse_web=debug,info` [default: info].
     #[arg(long, env = "GATEHOUSE_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -100,8 +109,14 @@ impl BffConfig {
     pub fn load(args: &BffArgs) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(&args.config)
             .with_context(|| format!("cannot read BFF config {}", args.config.display()))?;
-        let mut config = Self::parse(&text)
+        let mut config = Self::parse_with(&text, args.client_secret.clone())
             .with_context(|| format!("BFF config {} is invalid", args.config.display()))?;
+        // A relative `static_dir` is the file's neighbour, wherever the BFF is started from.
+        if let (Some(dir), Some(base)) = (&config.settings.static_dir, args.config.parent())
+            && dir.is_relative()
+        {
+            config.settings.static_dir = Some(base.join(dir));
+        }
         if let Some(listen) = args.listen {
             config.listen = listen;
         }
@@ -128,11 +143,17 @@ impl BffConfig {
 
     /// Reads the TOML text of a BFF configuration.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
+        Self::parse_with(text, None)
+    }
+
+    /// [`BffConfig::parse`], with the client secret given apart from the file when `Some`.
+    fn parse_with(text: &str, client_secret: Option<Secret>) -> anyhow::Result<Self> {
         let file: File = toml::from_str(text)?;
         let public_url = parse_url("public_url", &file.public_url)?;
         let oidc = file.oidc;
+        let client_secret = client_secret.or(oidc.client_secret.map(Secret::new));
         let client_auth = match oidc.token_endpoint_auth_method.as_deref() {
-            None if oidc.client_secret.is_none() => ClientAuth::None,
+            None if client_secret.is_none() => ClientAuth::None,
             None | Some("client_secret_basic") => ClientAuth::ClientSecretBasic,
             Some("client_secret_post") => ClientAuth::ClientSecretPost,
             Some("none") => ClientAuth::None,
@@ -141,8 +162,11 @@ impl BffConfig {
                  client_secret_post or none"
             ),
         };
-        if client_auth != ClientAuth::None && oidc.client_secret.is_none() {
-            bail!("oidc.client_secret is required with token_endpoint_auth_method {client_auth:?}");
+        if client_auth != ClientAuth::None && client_secret.is_none() {
+            bail!(
+                "oidc.client_secret (or GATEHOUSE_BFF_CLIENT_SECRET) is required with \
+                 token_endpoint_auth_method {client_auth:?}"
+            );
         }
         let redirect_uri = match oidc.redirect_uri.as_deref() {
             Some(uri) => parse_url("oidc.redirect_uri", uri)?,
@@ -164,7 +188,7 @@ impl BffConfig {
             allowed_origins: file.allowed_origins,
             authority: oidc.authority,
             client_id: oidc.client_id,
-            client_secret: oidc.client_secret.map(Secret::new),
+            client_secret,
             client_auth,
             scopes: oidc.scopes.unwrap_or_else(|| {
                 ["openid", "profile", "email", "offline_access"]

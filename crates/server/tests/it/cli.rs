@@ -375,7 +375,6 @@ database_url = "sqlite://{db}"
 [oidc]
 authority = "{issuer}"
 client_id = "{id}"
-client_secret = "{secret}"
 scopes = ["openid", "email", "offline_access"]
 [[routes]]
 path = "/api/{{**rest}}"
@@ -384,7 +383,6 @@ upstream = "http://127.0.0.1:9"
             db = dir.join("bff.db").display(),
             issuer = app.issuer,
             id = client["client_id"].as_str().expect("id"),
-            secret = client["client_secret"].as_str().expect("secret"),
         ),
     )
     .expect("writes");
@@ -394,6 +392,11 @@ upstream = "http://127.0.0.1:9"
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env_clear()
         .env("GATEHOUSE_SECRETS_CIPHER", "c".repeat(40))
+        // The client secret from the environment, not the file.
+        .env(
+            "GATEHOUSE_BFF_CLIENT_SECRET",
+            client["client_secret"].as_str().expect("secret"),
+        )
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("starts");

@@ -9,7 +9,7 @@ use gatehouse_domain::store::StoreError;
 pub enum BffError {
     #[error("not signed in")]
     Unauthorized,
-    #[error("the X-CSRF header or an allowed origin is required")]
+    #[error("the X-CSRF: 1 header is required, and the Origin, when sent, must be an allowed one")]
     CsrfRequired,
     #[error("{0}")]
     BadRequest(&'static str),
