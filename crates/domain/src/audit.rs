@@ -44,10 +44,15 @@ pub enum AuditEventType {
     CodeReplayDetected,
     RefreshReuseDetected,
     ConsentRevoked,
+    TenantCreated,
+    TenantUpdated,
+    TenantDeleted,
+    ApiKeyCreated,
+    ApiKeyRevoked,
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 31] = [
+    pub const ALL: [AuditEventType; 36] = [
         Self::RegistrationSucceeded,
         Self::RegistrationAttempted,
         Self::LoginSucceeded,
@@ -79,6 +84,11 @@ impl AuditEventType {
         Self::CodeReplayDetected,
         Self::RefreshReuseDetected,
         Self::ConsentRevoked,
+        Self::TenantCreated,
+        Self::TenantUpdated,
+        Self::TenantDeleted,
+        Self::ApiKeyCreated,
+        Self::ApiKeyRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +124,11 @@ impl AuditEventType {
             Self::CodeReplayDetected => "code_replay_detected",
             Self::RefreshReuseDetected => "refresh_reuse_detected",
             Self::ConsentRevoked => "consent_revoked",
+            Self::TenantCreated => "tenant_created",
+            Self::TenantUpdated => "tenant_updated",
+            Self::TenantDeleted => "tenant_deleted",
+            Self::ApiKeyCreated => "api_key_created",
+            Self::ApiKeyRevoked => "api_key_revoked",
         }
     }
 

@@ -23,5 +23,6 @@ pub mod secret;
 pub mod session;
 pub mod social;
 pub mod store;
+pub mod tenant;
 pub mod throttle;
 pub mod webhook;

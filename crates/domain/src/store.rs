@@ -57,6 +57,7 @@ pub trait Storage:
     + crate::session::SessionStore
     + crate::webhook::WebhookStore
     + crate::social::SocialStore
+    + crate::tenant::TenantStore
 {
 }
 
@@ -81,5 +82,6 @@ impl<T> Storage for T where
         + crate::session::SessionStore
         + crate::webhook::WebhookStore
         + crate::social::SocialStore
+        + crate::tenant::TenantStore
 {
 }

@@ -23,11 +23,13 @@ mod scope;
 mod session;
 mod social;
 mod system;
+mod tenant;
 mod throttle;
 mod ts;
 mod webhook;
 
 pub use migrations::MigrationStatus;
+pub use tenant::TENANT_OWNED_TABLES;
 pub use ts::Ts;
 
 use gatehouse_domain::store::StoreError;

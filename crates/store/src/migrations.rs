@@ -37,6 +37,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     21 "0021_create_bff_sessions",
     22 "0022_add_bff_refresh_lease",
     23 "0023_create_social_login",
+    25 "0025_create_tenant_api_keys",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -63,6 +64,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     21 "0021_create_bff_sessions",
     22 "0022_add_bff_refresh_lease",
     23 "0023_create_social_login",
+    25 "0025_create_tenant_api_keys",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {

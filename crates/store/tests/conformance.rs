@@ -2806,3 +2806,280 @@ mod bff {
         }
     }
 }
+
+mod tenants {
+    use super::{NOW, client, stores};
+    use gatehouse_domain::audit::{
+        AuditEvent, AuditEventType, AuditFilter, AuditResult, AuditStore,
+    };
+    use gatehouse_domain::identity::Identity;
+    use gatehouse_domain::identity::schema::SchemaRegistry;
+    use gatehouse_domain::identity::store::IdentityStore;
+    use gatehouse_domain::ids::TenantId;
+    use gatehouse_domain::oauth::store::ClientStore;
+    use gatehouse_domain::store::StoreError;
+    use gatehouse_domain::tenant::{
+        ApiKey, MagicLinkSettings, Tenant, TenantSettings, TenantStore,
+    };
+    use gatehouse_store::{Store, TENANT_OWNED_TABLES};
+    use serde_json::json;
+    use std::collections::BTreeSet;
+    use time::Duration;
+
+    fn tenant(name: &str, minutes: i64) -> Tenant {
+        let settings = TenantSettings::parse(
+            Some("https://app.example/after-login".into()),
+            &["https://app.example/".into()],
+            MagicLinkSettings { enabled: true },
+        )
+        .expect("valid settings");
+        Tenant::new(name.to_owned(), settings, NOW + Duration::minutes(minutes))
+    }
+
+    fn person(tenant: TenantId, email: &str) -> (Identity, Vec<String>) {
+        let traits = json!({"email": email});
+        let facts = SchemaRegistry::with_default()
+            .validate("default", &traits)
+            .expect("valid traits");
+        (
+            Identity::new(tenant, "default", traits, &facts, NOW),
+            facts.identifiers,
+        )
+    }
+
+    #[tokio::test]
+    async fn tenants_round_trip_list_by_page_and_update() {
+        for store in stores("tenants").await {
+            let default = store
+                .find_tenant(TenantId::DEFAULT)
+                .await
+                .expect("reads")
+                .expect("the default tenant always exists");
+            assert_eq!(default.name, "default");
+            assert_eq!(default.settings, TenantSettings::default());
+
+            let a = tenant("Alice's blog", 1);
+            let b = tenant("Bob's shop", 2);
+            store.insert_tenant(&a).await.expect("inserts");
+            store.insert_tenant(&b).await.expect("inserts");
+            assert!(matches!(
+                store.insert_tenant(&a).await,
+                Err(StoreError::Conflict { .. })
+            ));
+            let found = store
+                .find_tenant(a.id)
+                .await
+                .expect("reads")
+                .expect("exists");
+            assert_eq!(found, a, "{}", store.backend_name());
+
+            let first = store.list_tenants(None, 2).await.expect("lists");
+            assert_eq!(
+                first.iter().map(|t| t.id).collect::<Vec<_>>(),
+                vec![TenantId::DEFAULT, a.id]
+            );
+            let rest = store.list_tenants(Some(a.id.0), 2).await.expect("lists");
+            assert_eq!(rest, vec![b.clone()]);
+
+            let mut renamed = a.clone();
+            renamed.name = "Alice's Awesome Blog".into();
+            renamed.settings.magic_link.enabled = false;
+            renamed.updated_at = NOW + Duration::minutes(5);
+            store.update_tenant(&renamed).await.expect("updates");
+            assert_eq!(store.find_tenant(a.id).await.expect("reads"), Some(renamed));
+            let ghost = tenant("ghost", 3);
+            assert!(matches!(
+                store.update_tenant(&ghost).await,
+                Err(StoreError::NotFound)
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn deleting_a_tenant_removes_what_it_owns_and_nothing_else() {
+        for store in stores("tenant_delete").await {
+            let b = tenant("doomed", 1);
+            store.insert_tenant(&b).await.expect("inserts");
+            // The same address in both tenants: two independent people.
+            let (in_default, ids_default) = person(TenantId::DEFAULT, "ada@example.com");
+            let (in_b, ids_b) = person(b.id, "ada@example.com");
+            store
+                .insert_identity(&in_default, &ids_default, None)
+                .await
+                .expect("inserts");
+            store
+                .insert_identity(&in_b, &ids_b, None)
+                .await
+                .expect("same address, other tenant");
+            let mut b_client = client("b-client", "B");
+            b_client.tenant_id = b.id;
+            store.insert_client(&b_client).await.expect("inserts");
+            store
+                .insert_client(&client("default-client", "D"))
+                .await
+                .expect("inserts");
+            let (key, _) = ApiKey::generate(b.id, "backend".into(), NOW);
+            store.insert_api_key(&key).await.expect("inserts");
+            store
+                .insert_audit_event(&AuditEvent::new(
+                    b.id,
+                    AuditEventType::ApiKeyCreated,
+                    AuditResult::Success,
+                    NOW,
+                ))
+                .await
+                .expect("inserts");
+
+            assert!(matches!(
+                store.delete_tenant(TenantId::DEFAULT).await,
+                Err(StoreError::Conflict { .. })
+            ));
+            store.delete_tenant(b.id).await.expect("deletes");
+            assert!(matches!(
+                store.delete_tenant(b.id).await,
+                Err(StoreError::NotFound)
+            ));
+
+            assert_eq!(store.find_tenant(b.id).await.expect("reads"), None);
+            assert_eq!(
+                store.find_identity(b.id, in_b.id).await.expect("reads"),
+                None
+            );
+            assert!(
+                store
+                    .find_client("b-client")
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+            assert_eq!(
+                store.find_api_key_by_hash(&key.hash).await.expect("reads"),
+                None
+            );
+            let events = store
+                .list_audit_events(
+                    b.id,
+                    &AuditFilter {
+                        limit: 10,
+                        ..AuditFilter::default()
+                    },
+                )
+                .await
+                .expect("lists");
+            assert!(events.is_empty(), "{}", store.backend_name());
+            // The default tenant keeps its own.
+            assert!(
+                store
+                    .find_identity(TenantId::DEFAULT, in_default.id)
+                    .await
+                    .expect("reads")
+                    .is_some()
+            );
+            assert!(
+                store
+                    .find_client("default-client")
+                    .await
+                    .expect("reads")
+                    .is_some()
+            );
+        }
+    }
+
+    /// Every table with a `tenant_id` column, read from the database's own catalog.
+    async fn tables_with_tenant_id(store: &Store) -> BTreeSet<String> {
+        let names: Vec<String> = match store {
+            Store::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND p.name = 'tenant_id'",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("reads the catalog"),
+            Store::Postgres(pool) => sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.columns \
+                 WHERE column_name = 'tenant_id' AND table_schema = current_schema()",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("reads the catalog"),
+        };
+        names.into_iter().collect()
+    }
+
+    #[tokio::test]
+    async fn tenant_deletion_covers_every_table_with_a_tenant_id() {
+        for store in stores("tenant_tables").await {
+            let listed: BTreeSet<String> = TENANT_OWNED_TABLES
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect();
+            assert_eq!(
+                tables_with_tenant_id(&store).await,
+                listed,
+                "{}: a table with a tenant_id column must be in TENANT_OWNED_TABLES",
+                store.backend_name()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn api_keys_are_per_tenant_found_by_hash_and_touched_at_most_once_a_minute() {
+        for store in stores("api_keys").await {
+            let a = tenant("a", 1);
+            let b = tenant("b", 2);
+            store.insert_tenant(&a).await.expect("inserts");
+            store.insert_tenant(&b).await.expect("inserts");
+            let (key_a, secret_a) = ApiKey::generate(a.id, "prod".into(), NOW);
+            let (key_b, _) = ApiKey::generate(b.id, "prod".into(), NOW + Duration::seconds(1));
+            store.insert_api_key(&key_a).await.expect("inserts");
+            store.insert_api_key(&key_b).await.expect("inserts");
+            let (orphan, _) = ApiKey::generate(tenant("ghost", 3).id, "x".into(), NOW);
+            assert!(matches!(
+                store.insert_api_key(&orphan).await,
+                Err(StoreError::NotFound)
+            ));
+
+            assert_eq!(
+                store.list_api_keys(a.id).await.expect("lists"),
+                vec![key_a.clone()]
+            );
+            let found = store
+                .find_api_key_by_hash(&secret_a.hash())
+                .await
+                .expect("reads")
+                .expect("found");
+            assert_eq!(found, key_a, "{}", store.backend_name());
+
+            store.touch_api_key(key_a.id, NOW).await.expect("touches");
+            store
+                .touch_api_key(key_a.id, NOW + Duration::seconds(30))
+                .await
+                .expect("touches");
+            let seen = |s: &Store| {
+                let s = s.clone();
+                let id = a.id;
+                async move { s.list_api_keys(id).await.expect("lists")[0].last_used_at }
+            };
+            assert_eq!(seen(&store).await, Some(NOW));
+            store
+                .touch_api_key(key_a.id, NOW + Duration::seconds(61))
+                .await
+                .expect("touches");
+            assert_eq!(seen(&store).await, Some(NOW + Duration::seconds(61)));
+
+            assert!(matches!(
+                store.delete_api_key(a.id, key_b.id).await,
+                Err(StoreError::NotFound)
+            ));
+            store.delete_api_key(b.id, key_b.id).await.expect("deletes");
+            assert_eq!(
+                store
+                    .find_api_key_by_hash(&key_b.hash)
+                    .await
+                    .expect("reads"),
+                None
+            );
+            assert_eq!(store.list_api_keys(a.id).await.expect("lists").len(), 1);
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Tenants and their API keys; deleting a tenant deletes everything it owns.
+
+use crate::{Store, Ts, corrupt, store_error, with_pool};
+use async_trait::async_trait;
+use gatehouse_domain::ids::TenantId;
+use gatehouse_domain::secret::TokenHash;
+use gatehouse_domain::store::{StoreError, StoreResult};
+use gatehouse_domain::tenant::{
+    ApiKey, LAST_USED_GRANULARITY, Tenant, TenantSettings, TenantStore,
+};
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Every table with a `tenant_id` column, in an order that deletes referencing rows before the
+/// rows they reference. A conformance test checks that the schema has no other such table, so a
+/// new tenant-owned table cannot be forgotten here.
+pub const TENANT_OWNED_TABLES: &[&str] = &[
+    "oauth2_refresh_families",
+    "oauth2_grant_revocations",
+    "oauth2_consents",
+    "oauth2_codes",
+    "oauth2_pending_authorizations",
+    "oauth2_opaque_tokens",
+    "oauth2_revoked_tokens",
+    "sessions",
+    "selfservice_flows",
+    "courier_messages",
+    "audit_events",
+    "throttle_failures",
+    "throttle_lockouts",
+    "webhook_deliveries",
+    "oauth2_scopes",
+    "social_links",
+    "social_logins",
+    "exchange_codes",
+    "social_providers",
+    "tenant_api_keys",
+    "oauth2_clients",
+    "identity_identifiers",
+    "identities",
+];
+
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    id: Uuid,
+    name: String,
+    settings: Json<serde_json::Value>,
+    created_at: Ts,
+    updated_at: Ts,
+}
+
+impl TenantRow {
+    fn into_tenant(self) -> StoreResult<Tenant> {
+        let settings: TenantSettings =
+            serde_json::from_value(self.settings.0).map_err(|e| corrupt("tenant settings", e))?;
+        Ok(Tenant {
+            id: TenantId(self.id),
+            name: self.name,
+            settings,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ApiKeyRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    name: String,
+    prefix: String,
+    key_hash: Vec<u8>,
+    created_at: Ts,
+    last_used_at: Option<Ts>,
+}
+
+impl ApiKeyRow {
+    fn into_key(self) -> StoreResult<ApiKey> {
+        Ok(ApiKey {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            name: self.name,
+            prefix: self.prefix,
+            hash: TokenHash::from_slice(&self.key_hash)
+                .ok_or_else(|| corrupt("api key hash", "wrong length"))?,
+            created_at: self.created_at.0,
+            last_used_at: self.last_used_at.map(|t| t.0),
+        })
+    }
+}
+
+const TENANT_COLUMNS: &str = "id, name, settings, created_at, updated_at";
+const KEY_COLUMNS: &str = "id, tenant_id, name, prefix, key_hash, created_at, last_used_at";
+
+fn settings_json(tenant: &Tenant) -> StoreResult<serde_json::Value> {
+    serde_json::to_value(&tenant.settings).map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
+/// A row that points at a tenant that does not exist (any more): the tenant is not found.
+fn missing_tenant(err: sqlx::Error) -> StoreError {
+    match err {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        other => store_error(other),
+    }
+}
+
+#[async_trait]
+impl TenantStore for Store {
+    async fn insert_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+        let settings = settings_json(tenant)?;
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO tenants (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(tenant.id.0)
+            .bind(&tenant.name)
+            .bind(Json(&settings))
+            .bind(Ts(tenant.created_at))
+            .bind(Ts(tenant.updated_at))
+            .execute(pool)
+            .await
+            .map_err(store_error)?;
+        });
+        Ok(())
+    }
+
+    async fn find_tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+        let row: Option<TenantRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
+                .map_err(store_error)?
+        });
+        row.map(TenantRow::into_tenant).transpose()
+    }
+
+    async fn list_tenants(&self, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Tenant>> {
+        let sql =
+            format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows: Vec<TenantRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(after.unwrap_or(Uuid::nil()))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(store_error)?
+        });
+        rows.into_iter().map(TenantRow::into_tenant).collect()
+    }
+
+    async fn update_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+        let settings = settings_json(tenant)?;
+        let affected = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE tenants SET name = $2, settings = $3, updated_at = $4 WHERE id = $1",
+            )
+            .bind(tenant.id.0)
+            .bind(&tenant.name)
+            .bind(Json(&settings))
+            .bind(Ts(tenant.updated_at))
+            .execute(pool)
+            .await
+            .map_err(store_error)?
+            .rows_affected()
+        });
+        if affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn delete_tenant(&self, id: TenantId) -> StoreResult<()> {
+        if id == TenantId::DEFAULT {
+            return Err(StoreError::Conflict {
+                constraint: "default_tenant".to_owned(),
+            });
+        }
+        let affected = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(store_error)?;
+            // Clients elsewhere registered by this tenant's people lose their owner (the
+            // foreign key would do it too; said here so the order below needs no exception).
+            sqlx::query(
+                "UPDATE oauth2_clients SET owner_identity_id = NULL WHERE tenant_id <> $1 \
+                 AND owner_identity_id IN (SELECT id FROM identities WHERE tenant_id = $1)",
+            )
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+            for table in TENANT_OWNED_TABLES {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE tenant_id = $1"
+                )))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            }
+            let affected = sqlx::query("DELETE FROM tenants WHERE id = $1")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?
+                .rows_affected();
+            tx.commit().await.map_err(store_error)?;
+            affected
+        });
+        if affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO tenant_api_keys (id, tenant_id, name, prefix, key_hash, created_at, last_used_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(key.id)
+            .bind(key.tenant_id.0)
+            .bind(&key.name)
+            .bind(&key.prefix)
+            .bind(key.hash.0.to_vec())
+            .bind(Ts(key.created_at))
+            .bind(key.last_used_at.map(Ts))
+            .execute(pool)
+            .await
+            .map_err(missing_tenant)?;
+        });
+        Ok(())
+    }
+
+    async fn list_api_keys(&self, tenant: TenantId) -> StoreResult<Vec<ApiKey>> {
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM tenant_api_keys WHERE tenant_id = $1 ORDER BY id DESC"
+        );
+        let rows: Vec<ApiKeyRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(tenant.0)
+                .fetch_all(pool)
+                .await
+                .map_err(store_error)?
+        });
+        rows.into_iter().map(ApiKeyRow::into_key).collect()
+    }
+
+    async fn find_api_key_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<ApiKey>> {
+        let sql = format!("SELECT {KEY_COLUMNS} FROM tenant_api_keys WHERE key_hash = $1");
+        let row: Option<ApiKeyRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(hash.0.to_vec())
+                .fetch_optional(pool)
+                .await
+                .map_err(store_error)?
+        });
+        row.map(ApiKeyRow::into_key).transpose()
+    }
+
+    async fn delete_api_key(&self, tenant: TenantId, id: Uuid) -> StoreResult<()> {
+        let affected = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM tenant_api_keys WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map_err(store_error)?
+                .rows_affected()
+        });
+        if affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn touch_api_key(&self, id: Uuid, now: OffsetDateTime) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE tenant_api_keys SET last_used_at = $2 \
+                 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)",
+            )
+            .bind(id)
+            .bind(Ts(now))
+            .bind(Ts(now - LAST_USED_GRANULARITY))
+            .execute(pool)
+            .await
+            .map_err(store_error)?;
+        });
+        Ok(())
+    }
+}
