@@ -110,59 +110,13 @@ async fn submit_password(
 
     let tenant = TenantId::DEFAULT;
     let key = normalize_identifier(&identifier);
-    let ip = meta.ip.as_deref();
-    if let Err(retry_after) = state.login_throttle.check(tenant, &key, ip, now).await {
-        return Ok(throttled(state, &mut flow, submission, headers, retry_after).await);
-    }
-
-    let found = state
-        .store
-        .find_identity_by_identifier(tenant, &key)
-        .await?;
     let password = Secret::new(password);
-    // Every branch pays for one password hash, so time tells nothing about the address.
-    let (found, reason) = match found {
-        Some((identity, Some(hash))) => {
-            let matched = verify_and_upgrade(state, &identity, &hash, &password).await;
-            let reason = match (matched, identity.is_active()) {
-                (true, true) => None,
-                (true, false) => Some("identity_inactive"),
-                (false, _) => Some("wrong_password"),
-            };
-            (Some(identity), reason)
+    let identity = match check_password(state, tenant, &key, &password, meta, "self").await? {
+        PasswordCheck::Accepted(identity) => *identity,
+        PasswordCheck::Throttled(retry_after) => {
+            return Ok(throttled(state, &mut flow, submission, headers, retry_after).await);
         }
-        Some((identity, None)) => {
-            state.passwords.verify(&password, None).await;
-            (Some(identity), Some("no_password_credential"))
-        }
-        None => {
-            state.passwords.verify(&password, None).await;
-            (None, Some("unknown_identifier"))
-        }
-    };
-    let identity = match (found, reason) {
-        (Some(identity), None) => identity,
-        (found, reason) => {
-            state
-                .login_throttle
-                .record_failure(tenant, &key, ip, now)
-                .await;
-            audit::record(state, {
-                let event = AuditEvent::new(
-                    tenant,
-                    AuditEventType::LoginFailed,
-                    AuditResult::Failure,
-                    now,
-                )
-                .actor("self")
-                .client(meta.ip.as_deref(), meta.user_agent.as_deref())
-                .reason(reason.unwrap_or("unknown"));
-                match &found {
-                    Some(identity) => event.identity(identity.id),
-                    None => event,
-                }
-            })
-            .await;
+        PasswordCheck::Refused => {
             flow.form.messages.push(UiMessage::invalid_credentials());
             return reject(state, &mut flow, submission).await;
         }
@@ -209,6 +163,89 @@ async fn submit_password(
     Ok(signed_in(
         state, &flow, submission, &session, &identity, &token, None,
     ))
+}
+
+/// How a password sign-in attempt ended.
+pub enum PasswordCheck {
+    Accepted(Box<gatehouse_domain::identity::Identity>),
+    /// Unknown address, wrong password, no password or an inactive account: one answer for all.
+    Refused,
+    /// The identifier or the address is over its failure budget.
+    Throttled(crate::throttle::RetryAfter),
+}
+
+/// Checks `identifier` (normalized) and `password` in `tenant`: the rules every password
+/// sign-in follows, the self-service flow and the tenant API alike. The throttle is consulted
+/// before anything is looked up; every outcome pays for one password hash; a failure counts
+/// against the identifier and the address and is an audit event (`actor` says who asked). The
+/// caller clears the identifier's failures once it lets the person in.
+pub async fn check_password(
+    state: &AppState,
+    tenant: TenantId,
+    identifier: &str,
+    password: &Secret,
+    meta: &RequestMeta,
+    actor: &str,
+) -> Result<PasswordCheck, ApiError> {
+    let now = state.now();
+    let ip = meta.ip.as_deref();
+    if let Err(retry_after) = state
+        .login_throttle
+        .check(tenant, identifier, ip, now)
+        .await
+    {
+        return Ok(PasswordCheck::Throttled(retry_after));
+    }
+    let found = state
+        .store
+        .find_identity_by_identifier(tenant, identifier)
+        .await?;
+    // Every branch pays for one password hash, so time tells nothing about the address.
+    let (found, reason) = match found {
+        Some((identity, Some(hash))) => {
+            let matched = verify_and_upgrade(state, &identity, &hash, password).await;
+            let reason = match (matched, identity.is_active()) {
+                (true, true) => None,
+                (true, false) => Some("identity_inactive"),
+                (false, _) => Some("wrong_password"),
+            };
+            (Some(identity), reason)
+        }
+        Some((identity, None)) => {
+            state.passwords.verify(password, None).await;
+            (Some(identity), Some("no_password_credential"))
+        }
+        None => {
+            state.passwords.verify(password, None).await;
+            (None, Some("unknown_identifier"))
+        }
+    };
+    match (found, reason) {
+        (Some(identity), None) => Ok(PasswordCheck::Accepted(Box::new(identity))),
+        (found, reason) => {
+            state
+                .login_throttle
+                .record_failure(tenant, identifier, ip, now)
+                .await;
+            audit::record(state, {
+                let event = AuditEvent::new(
+                    tenant,
+                    AuditEventType::LoginFailed,
+                    AuditResult::Failure,
+                    now,
+                )
+                .actor(actor)
+                .client(meta.ip.as_deref(), meta.user_agent.as_deref())
+                .reason(reason.unwrap_or("unknown"));
+                match &found {
+                    Some(identity) => event.identity(identity.id),
+                    None => event,
+                }
+            })
+            .await;
+            Ok(PasswordCheck::Refused)
+        }
+    }
 }
 
 /// The answer to a flow that ended with a new session (login, or registration that signs in).
