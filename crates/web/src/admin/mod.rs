@@ -13,6 +13,7 @@ pub mod recovery;
 pub mod scopes;
 pub mod sessions;
 pub mod social_providers;
+pub mod tenants;
 pub mod webhooks;
 
 use crate::error::ApiError;
@@ -84,6 +85,22 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/admin/scopes/{name}",
             get(scopes::get).put(scopes::replace).delete(scopes::delete),
+        )
+        .route("/admin/tenants", get(tenants::list).post(tenants::create))
+        .route(
+            "/admin/tenants/{id}",
+            get(tenants::get)
+                .put(tenants::replace)
+                .patch(tenants::patch)
+                .delete(tenants::delete),
+        )
+        .route(
+            "/admin/tenants/{id}/api-keys",
+            get(tenants::list_api_keys).post(tenants::create_api_key),
+        )
+        .route(
+            "/admin/tenants/{id}/api-keys/{key_id}",
+            delete(tenants::revoke_api_key),
         )
         .route_layer(middleware::from_fn_with_state(state, require_admin_token))
 }
