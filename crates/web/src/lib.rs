@@ -23,6 +23,7 @@ pub mod router;
 pub mod social;
 pub mod state;
 pub mod tasks;
+pub mod tenant;
 pub mod throttle;
 pub mod webhooks;
 

@@ -3,7 +3,9 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{admin, client_addr, health, identity, ip_ban, metrics, oauth, social, throttle, ui};
+use crate::{
+    admin, client_addr, health, identity, ip_ban, metrics, oauth, social, tenant, throttle, ui,
+};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, StatusCode};
@@ -99,6 +101,7 @@ pub fn public_router(state: &AppState) -> Router {
         .merge(identity::router())
         .merge(health::router())
         .merge(identity::session::router())
+        .merge(tenant::router())
         .merge(ui::router())
         .merge(social::router())
         .layer(middleware::from_fn_with_state(
