@@ -5,6 +5,7 @@ use gatehouse::bff_config::{BffArgs, BffConfig};
 use gatehouse::cli::{
     authorizations::AuthorizationsCommand, clients::ClientsCommand, identities::IdentitiesCommand,
     ip_bans::IpBansCommand, keys::KeysCommand, migrate::MigrateCommand, scopes::ScopesCommand,
+    tenants::TenantsCommand,
 };
 use gatehouse::config::{Config, ServeArgs};
 use gatehouse::gateway_config::{GatewayArgs, GatewayConfig};
@@ -48,6 +49,8 @@ enum Command {
     Scopes(ScopesCommand),
     /// List or revoke the clients a person has authorized, through the admin API.
     Authorizations(AuthorizationsCommand),
+    /// List, create, update or delete tenants ("apps") and their API keys through the admin API.
+    Tenants(Box<TenantsCommand>),
 }
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
@@ -111,6 +114,7 @@ async fn main() -> ExitCode {
         Command::IpBans(cmd) => cmd.run().await,
         Command::Scopes(cmd) => cmd.run().await,
         Command::Authorizations(cmd) => cmd.run().await,
+        Command::Tenants(cmd) => cmd.run().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,3 +9,4 @@ pub mod ip_bans;
 pub mod keys;
 pub mod migrate;
 pub mod scopes;
+pub mod tenants;

@@ -28,6 +28,8 @@ mod sessions;
 mod settings;
 mod social;
 mod support;
+mod tenant_api;
+mod tenants;
 mod throttle;
 mod token;
 mod ui;
