@@ -3,7 +3,10 @@
 //! policy, throttling, one answer for unknown and wrong), the key's last use, and isolation
 //! between two apps.
 
-use crate::oidc::{PASSWORD, auth_url, follow_to_client, sign_in, web_client};
+use crate::oidc::{
+    PASSWORD, VERIFIER, auth_url, authorize, exchange, follow_to_client, sign_in, token_request,
+    web_client,
+};
 use crate::selfservice::register;
 use crate::support::app::json_of;
 use crate::support::{Browser, TestApp};
@@ -435,5 +438,74 @@ async fn an_oauth_client_of_another_tenant_gives_no_code_to_a_default_tenant_ses
             "{}: a default-tenant person got a code for another tenant's client: {:?}",
             app.backend, after.location
         );
+    }
+}
+
+#[tokio::test]
+async fn issue_8_a_client_moved_to_another_tenant_no_longer_serves_the_old_tenants_people() {
+    for app in TestApp::all("tenant_client_moved").await {
+        let (id, secret) = web_client(&app, json!({})).await;
+        let (_, first_code) = authorize(&app, &id, "fay@example.com", &["offline_access"]).await;
+        let (status, tokens) = exchange(
+            &app,
+            &id,
+            &secret,
+            &[("code", &first_code), ("code_verifier", VERIFIER)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{}: {tokens}", app.backend);
+        let refresh_token = tokens["refresh_token"]
+            .as_str()
+            .expect("refresh")
+            .to_owned();
+        let (_, second_code) = authorize(&app, &id, "gil@example.com", &["offline_access"]).await;
+
+        let other = create_tenant(&app, "new home").await;
+        let (status, moved) = admin(
+            &app,
+            Method::PATCH,
+            &format!("/admin/clients/{id}"),
+            Some(json!([{"op": "replace", "path": "/tenant_id", "value": other}])),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+
+        let (status, body) = exchange(
+            &app,
+            &id,
+            &secret,
+            &[("code", &second_code), ("code_verifier", VERIFIER)],
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{body}"
+        );
+        let (status, body) = token_request(
+            &app,
+            &id,
+            &secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh_token),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+            "{body}"
+        );
+        // The access token issued before the move is refused where it is checked online.
+        let (status, _) = json_of(
+            app.public_request(Method::GET, "/userinfo")
+                .bearer_auth(tokens["access_token"].as_str().expect("access"))
+                .send()
+                .await
+                .expect("sends"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 }

@@ -61,6 +61,13 @@ pub async fn exchange(
             "the authorization code was issued to another client",
         ));
     }
+    // The client's tenant decides whose people it serves: a client moved to another tenant
+    // since the code was issued gets nothing for the old tenant's person.
+    if grant.tenant_id != client.tenant_id {
+        return Err(invalid_grant(
+            "the authorization code was issued for another tenant",
+        ));
+    }
     match redirect_uri.as_deref() {
         Some(uri) if uri != grant.redirect_uri => {
             return Err(invalid_grant(

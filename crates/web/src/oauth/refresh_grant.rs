@@ -46,6 +46,10 @@ pub async fn exchange(
             RefreshError::ClientMismatch => invalid(),
             RefreshError::ScopeNotGranted(_) => OAuthError::invalid_scope(e.to_string()),
         })?;
+    // A client moved to another tenant no longer serves the old tenant's people.
+    if found.tenant_id != client.tenant_id {
+        return Err(invalid());
+    }
     let lifespans = &client.metadata.lifespans;
     let policy = refresh_policy(state, lifespans.refresh_token_grant_refresh_token_lifespan);
     let (successor_token, successor_hash) = RefreshToken::mint();
