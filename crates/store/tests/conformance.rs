@@ -2817,6 +2817,9 @@ mod tenants {
     use gatehouse_domain::identity::store::IdentityStore;
     use gatehouse_domain::ids::TenantId;
     use gatehouse_domain::oauth::store::ClientStore;
+    use gatehouse_domain::session::{
+        AuthenticationMethod, Session, SessionLifetimes, SessionStore,
+    };
     use gatehouse_domain::store::StoreError;
     use gatehouse_domain::tenant::{
         ApiKey, MagicLinkSettings, Tenant, TenantSettings, TenantStore,
@@ -2911,6 +2914,28 @@ mod tenants {
                 .insert_identity(&in_b, &ids_b, None)
                 .await
                 .expect("same address, other tenant");
+            let start = |tenant, identity| {
+                Session::start(
+                    tenant,
+                    identity,
+                    vec![AuthenticationMethod {
+                        method: "password".into(),
+                        completed_at: NOW,
+                    }],
+                    None,
+                    None,
+                    &SessionLifetimes::default(),
+                    NOW,
+                )
+                .0
+            };
+            let b_session = start(b.id, in_b.id);
+            let default_session = start(TenantId::DEFAULT, in_default.id);
+            store.insert_session(&b_session).await.expect("inserts");
+            store
+                .insert_session(&default_session)
+                .await
+                .expect("inserts");
             let mut b_client = client("b-client", "B");
             b_client.tenant_id = b.id;
             store.insert_client(&b_client).await.expect("inserts");
@@ -2941,6 +2966,20 @@ mod tenants {
             ));
 
             assert_eq!(store.find_tenant(b.id).await.expect("reads"), None);
+            assert!(
+                store
+                    .find_session(b.id, b_session.id)
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+            assert!(
+                store
+                    .find_session(TenantId::DEFAULT, default_session.id)
+                    .await
+                    .expect("reads")
+                    .is_some()
+            );
             assert_eq!(
                 store.find_identity(b.id, in_b.id).await.expect("reads"),
                 None
