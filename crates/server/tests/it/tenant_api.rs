@@ -509,3 +509,41 @@ async fn issue_8_a_client_moved_to_another_tenant_no_longer_serves_the_old_tenan
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 }
+
+#[tokio::test]
+async fn the_end_users_address_from_the_backend_is_what_the_address_budget_counts() {
+    for app in TestApp::all("tenant_api_end_user_ip").await {
+        let (tenant, key) = app_with_key(&app, "busy").await;
+        let attempt = |email: String, from: &'static str| {
+            app.public_request(
+                Method::POST,
+                &format!("/api/auth/credentials/login/{tenant}"),
+            )
+            .bearer_auth(&key)
+            .header("Gatehouse-Forwarded-For", from)
+            .json(&json!({"email": email, "password": "wrong-password-000"}))
+            .send()
+        };
+        // A spray across 20 addresses from one person's address uses up that address's budget.
+        for n in 0..20 {
+            let response = attempt(format!("user{n}@example.com"), "203.0.113.7")
+                .await
+                .expect("sends");
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "{}: attempt {n}",
+                app.backend
+            );
+        }
+        let response = attempt("fresh@example.com".into(), "203.0.113.7")
+            .await
+            .expect("sends");
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        // Another person behind the same backend is not locked out with them.
+        let response = attempt("fresh@example.com".into(), "203.0.113.8")
+            .await
+            .expect("sends");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+}
