@@ -4,7 +4,6 @@
 
 use crate::support::TestApp;
 use crate::support::app::json_of;
-use gatehouse_domain::identity::store::IdentityStore;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::process::{Command, Output};
