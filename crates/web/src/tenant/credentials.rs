@@ -181,8 +181,9 @@ async fn record(state: &AppState, caller: &Caller, kind: AuditEventType, identit
     .await;
 }
 
-/// `{access_token, token_type, expires_in, identity}`, never cached.
-fn token_answer(
+/// `{access_token, token_type, expires_in, identity}`, never cached: the answer of every tenant
+/// API call that signs a person in (signup, login; the exchange of a social or magic-link code).
+pub fn token_answer(
     state: &AppState,
     caller: &Caller,
     identity: &Identity,
