@@ -89,10 +89,15 @@ pub async fn signup(
     }
     let schema_id = state.settings.identity.default_schema_id.clone();
     let traits = json!({ "email": req.email.trim() });
-    let facts = state
-        .schemas
-        .validate(&schema_id, &traits)
-        .map_err(|e| ApiError::bad_request("invalid_email", e.to_string()))?;
+    let facts = state.schemas.validate(&schema_id, &traits).map_err(|e| {
+        // A schema that requires more than an address cannot take a signup with only one.
+        let id = if e.field.ends_with("email") {
+            "invalid_email"
+        } else {
+            "invalid_traits"
+        };
+        ApiError::bad_request(id, e.to_string())
+    })?;
     let identifiers: Vec<&str> = facts.identifiers.iter().map(String::as_str).collect();
     policy::check(
         state.passwords.policy(),
