@@ -49,10 +49,12 @@ pub enum AuditEventType {
     TenantDeleted,
     ApiKeyCreated,
     ApiKeyRevoked,
+    /// A magic link was emailed to a person of an app.
+    MagicLinkSent,
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 36] = [
+    pub const ALL: [AuditEventType; 37] = [
         Self::RegistrationSucceeded,
         Self::RegistrationAttempted,
         Self::LoginSucceeded,
@@ -89,6 +91,7 @@ impl AuditEventType {
         Self::TenantDeleted,
         Self::ApiKeyCreated,
         Self::ApiKeyRevoked,
+        Self::MagicLinkSent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -129,6 +132,7 @@ impl AuditEventType {
             Self::TenantDeleted => "tenant_deleted",
             Self::ApiKeyCreated => "api_key_created",
             Self::ApiKeyRevoked => "api_key_revoked",
+            Self::MagicLinkSent => "magic_link_sent",
         }
     }
 

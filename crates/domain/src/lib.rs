@@ -18,6 +18,7 @@ pub mod ids;
 pub mod ip_ban;
 pub mod keys;
 pub mod mac;
+pub mod magic_link;
 pub mod oauth;
 pub mod secret;
 pub mod session;

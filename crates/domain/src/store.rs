@@ -58,6 +58,7 @@ pub trait Storage:
     + crate::webhook::WebhookStore
     + crate::social::SocialStore
     + crate::tenant::TenantStore
+    + crate::magic_link::MagicLinkStore
 {
 }
 
@@ -83,5 +84,6 @@ impl<T> Storage for T where
         + crate::webhook::WebhookStore
         + crate::social::SocialStore
         + crate::tenant::TenantStore
+        + crate::magic_link::MagicLinkStore
 {
 }

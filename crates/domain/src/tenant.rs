@@ -38,13 +38,29 @@ pub enum TenantError {
     InvalidUrl { field: String, reason: String },
     #[error("allowed_return_urls: at most {MAX_RETURN_URLS} entries")]
     TooManyReturnUrls,
+    #[error("magic_link.lifespan_minutes: 1 to 1440")]
+    MagicLinkLifespan,
 }
 
 /// Magic-link sign-in for the tenant's users.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MagicLinkSettings {
     #[serde(default)]
     pub enabled: bool,
+    /// How long a link works; [`crate::magic_link::DEFAULT_LIFESPAN`] (15 minutes) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifespan_minutes: Option<u32>,
+}
+
+impl MagicLinkSettings {
+    /// How long a link sent now works.
+    pub fn lifespan(&self) -> time::Duration {
+        self.lifespan_minutes
+            .map_or(crate::magic_link::DEFAULT_LIFESPAN, |m| {
+                time::Duration::minutes(i64::from(m))
+            })
+    }
 }
 
 /// What a tenant configures; stored as the `settings` JSON of its row.
@@ -87,6 +103,13 @@ impl TenantSettings {
             .enumerate()
             .map(|(i, u)| url(format!("allowed_return_urls[{i}]"), u))
             .collect::<Result<Vec<_>, _>>()?;
+        let max_minutes = crate::magic_link::MAX_LIFESPAN.whole_minutes();
+        if magic_link
+            .lifespan_minutes
+            .is_some_and(|m| m == 0 || i64::from(m) > max_minutes)
+        {
+            return Err(TenantError::MagicLinkLifespan);
+        }
         Ok(Self {
             redirect_uri,
             allowed_return_urls,
@@ -227,7 +250,10 @@ mod tests {
         let ok = TenantSettings::parse(
             Some("https://blog.example/after".into()),
             &["http://localhost:3000/".into()],
-            MagicLinkSettings { enabled: true },
+            MagicLinkSettings {
+                enabled: true,
+                lifespan_minutes: None,
+            },
         )
         .expect("valid");
         assert_eq!(

@@ -103,6 +103,10 @@ pub enum ThrottleKind {
     RecoveryCode,
     /// Verification codes sent to one address.
     VerificationCode,
+    /// Magic links sent to one address of an app.
+    MagicLink,
+    /// Magic links asked for from one client address.
+    MagicLinkIp,
 }
 
 impl ThrottleKind {
@@ -112,6 +116,8 @@ impl ThrottleKind {
             Self::Ip => "ip",
             Self::RecoveryCode => "recovery_code",
             Self::VerificationCode => "verification_code",
+            Self::MagicLink => "magic_link",
+            Self::MagicLinkIp => "magic_link_ip",
         }
     }
 }
@@ -129,8 +135,9 @@ impl ThrottleKey {
         let normalized = match kind {
             ThrottleKind::Identifier
             | ThrottleKind::RecoveryCode
-            | ThrottleKind::VerificationCode => value.trim().to_lowercase(),
-            ThrottleKind::Ip => normalize_ip(value),
+            | ThrottleKind::VerificationCode
+            | ThrottleKind::MagicLink => value.trim().to_lowercase(),
+            ThrottleKind::Ip | ThrottleKind::MagicLinkIp => normalize_ip(value),
         };
         Self {
             kind,

@@ -37,6 +37,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     21 "0021_create_bff_sessions",
     22 "0022_add_bff_refresh_lease",
     23 "0023_create_social_login",
+    24 "0024_create_magic_links",
     25 "0025_create_tenant_api_keys",
 );
 
@@ -64,6 +65,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     21 "0021_create_bff_sessions",
     22 "0022_add_bff_refresh_lease",
     23 "0023_create_social_login",
+    24 "0024_create_magic_links",
     25 "0025_create_tenant_api_keys",
 );
 

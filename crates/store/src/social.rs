@@ -1,9 +1,11 @@
-//! Social login: providers per tenant, sign-ins in progress, account links and exchange codes.
-//! Taking a sign-in or a code is one `DELETE … RETURNING`, so of concurrent callers one gets it.
+//! Sign-in to a tenant's app without a password: social providers, sign-ins in progress, account
+//! links, exchange codes and magic links. Taking a sign-in, a code or a link is one
+//! `DELETE … RETURNING`, so of concurrent callers one gets it.
 
 use crate::{Store, Ts, corrupt, store_error, with_pool};
 use async_trait::async_trait;
 use gatehouse_domain::ids::TenantId;
+use gatehouse_domain::magic_link::{MagicLink, MagicLinkStore};
 use gatehouse_domain::secret::TokenHash;
 use gatehouse_domain::social::{
     ExchangeCode, ProviderEndpoints, ProviderKind, SocialLogin, SocialProvider, SocialStore,
@@ -318,6 +320,69 @@ impl SocialStore for Store {
             tenant_id: TenantId(row.tenant_id),
             identity_id: row.identity_id,
             method: row.method,
+            created_at: row.created_at.0,
+            expires_at: row.expires_at.0,
+        }))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MagicLinkRow {
+    token_hash: Vec<u8>,
+    tenant_id: Uuid,
+    identity_id: Uuid,
+    address: String,
+    created_at: Ts,
+    expires_at: Ts,
+}
+
+#[async_trait]
+impl MagicLinkStore for Store {
+    async fn insert_magic_link(&self, link: &MagicLink) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO magic_links (token_hash, tenant_id, identity_id, address, \
+                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(link.token.0.to_vec())
+            .bind(link.tenant_id.0)
+            .bind(link.identity_id)
+            .bind(&link.address)
+            .bind(Ts(link.created_at))
+            .bind(Ts(link.expires_at))
+            .execute(pool)
+            .await
+            .map_err(store_error)?;
+        });
+        Ok(())
+    }
+
+    async fn take_magic_link(
+        &self,
+        tenant: TenantId,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<MagicLink>> {
+        let row: Option<MagicLinkRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "DELETE FROM magic_links WHERE token_hash = $1 AND tenant_id = $2 \
+                 RETURNING token_hash, tenant_id, identity_id, address, created_at, expires_at",
+            )
+            .bind(token.0.to_vec())
+            .bind(tenant.0)
+            .fetch_optional(pool)
+            .await
+            .map_err(store_error)?
+        });
+        let Some(row) = row else { return Ok(None) };
+        if row.expires_at.0 <= now {
+            return Ok(None);
+        }
+        Ok(Some(MagicLink {
+            token: hash(&row.token_hash, "magic link token hash")?,
+            tenant_id: TenantId(row.tenant_id),
+            identity_id: row.identity_id,
+            address: row.address,
             created_at: row.created_at.0,
             expires_at: row.expires_at.0,
         }))

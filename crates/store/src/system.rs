@@ -65,6 +65,7 @@ const EXPIRING: &[(&str, &str)] = &[
     ("oauth2_grant_revocations", "id"),
     ("social_logins", "state_hash"),
     ("exchange_codes", "code_hash"),
+    ("magic_links", "token_hash"),
 ];
 
 #[async_trait]

@@ -34,6 +34,7 @@ pub const TENANT_OWNED_TABLES: &[&str] = &[
     "social_links",
     "social_logins",
     "exchange_codes",
+    "magic_links",
     "social_providers",
     "tenant_api_keys",
     "oauth2_clients",

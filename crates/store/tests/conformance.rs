@@ -2833,7 +2833,10 @@ mod tenants {
         let settings = TenantSettings::parse(
             Some("https://app.example/after-login".into()),
             &["https://app.example/".into()],
-            MagicLinkSettings { enabled: true },
+            MagicLinkSettings {
+                enabled: true,
+                lifespan_minutes: None,
+            },
         )
         .expect("valid settings");
         Tenant::new(name.to_owned(), settings, NOW + Duration::minutes(minutes))

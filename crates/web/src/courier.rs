@@ -23,6 +23,12 @@ pub enum Template {
     VerificationCode { code: String, link: String },
     /// The code (and a link to the page that takes it) that recovers an account.
     RecoveryCode { code: String, link: String },
+    /// A one-time sign-in link to an app (a tenant), valid `minutes`.
+    MagicLink {
+        link: String,
+        app: String,
+        minutes: i64,
+    },
 }
 
 impl Template {
@@ -33,6 +39,7 @@ impl Template {
             Self::RegistrationExists => "registration_exists",
             Self::VerificationCode { .. } => "verification_code",
             Self::RecoveryCode { .. } => "recovery_code",
+            Self::MagicLink { .. } => "magic_link",
         }
     }
 
@@ -42,7 +49,7 @@ impl Template {
             Self::RegistrationCode { code }
             | Self::VerificationCode { code, .. }
             | Self::RecoveryCode { code, .. } => Some(code),
-            Self::RegistrationExists => None,
+            Self::RegistrationExists | Self::MagicLink { .. } => None,
         }
     }
 }
@@ -54,6 +61,7 @@ impl fmt::Debug for Template {
             Self::RegistrationExists => f.write_str("RegistrationExists"),
             Self::VerificationCode { .. } => f.write_str("VerificationCode { [redacted] }"),
             Self::RecoveryCode { .. } => f.write_str("RecoveryCode { [redacted] }"),
+            Self::MagicLink { .. } => f.write_str("MagicLink { [redacted] }"),
         }
     }
 }
@@ -68,7 +76,7 @@ macro_rules! builtin {
 /// Built-in templates: `<template_type>.subject.txt`, `<template_type>.body.txt` and
 /// `<template_type>.body.html` per message type, and `layout.html`, the frame the HTML bodies
 /// extend.
-const TEMPLATES: [(&str, &str); 13] = [
+const TEMPLATES: [(&str, &str); 16] = [
     builtin!("layout.html"),
     builtin!("registration_code.subject.txt"),
     builtin!("registration_code.body.txt"),
@@ -82,6 +90,9 @@ const TEMPLATES: [(&str, &str); 13] = [
     builtin!("recovery_code.subject.txt"),
     builtin!("recovery_code.body.txt"),
     builtin!("recovery_code.body.html"),
+    builtin!("magic_link.subject.txt"),
+    builtin!("magic_link.body.txt"),
+    builtin!("magic_link.body.html"),
 ];
 
 /// A message rendered from its templates. No `Debug`: every part may carry a one-time code.
@@ -203,6 +214,9 @@ impl Courier {
             Template::RegistrationExists => context! { issuer => issuer },
             Template::VerificationCode { code, link } | Template::RecoveryCode { code, link } => {
                 context! { code => code, link => link, issuer => issuer }
+            }
+            Template::MagicLink { link, app, minutes } => {
+                context! { link => link, app => app, minutes => minutes, issuer => issuer }
             }
         };
         let subject = self

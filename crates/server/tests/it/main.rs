@@ -16,6 +16,7 @@ mod introspection;
 mod ip_bans;
 mod keys;
 mod logout;
+mod magic_link;
 mod nodes;
 mod oidc;
 mod oidc_refresh;

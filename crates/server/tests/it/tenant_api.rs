@@ -33,7 +33,7 @@ async fn call(
     json_of(request.json(&body).send().await.expect("sends")).await
 }
 
-async fn signup(
+pub async fn signup(
     app: &TestApp,
     tenant: &str,
     key: &str,

@@ -118,7 +118,7 @@ pub fn code_link(state: &AppState, flow: &Flow, code: &str) -> String {
 
 /// A syntactically plausible email address (the schema checks traits more strictly; this only
 /// keeps obvious typos from looking like a sent code).
-fn plausible_address(address: &str) -> bool {
+pub fn plausible_address(address: &str) -> bool {
     match address.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

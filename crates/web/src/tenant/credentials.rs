@@ -28,6 +28,7 @@ use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
 use gatehouse_domain::identity::Identity;
 use gatehouse_domain::identity::normalize_identifier;
 use gatehouse_domain::identity::policy;
+use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::keys::KeyAlg;
 use gatehouse_domain::oauth::token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
 use gatehouse_domain::secret::{Secret, random_token};
@@ -130,7 +131,7 @@ pub async fn signup(
         &identity,
     )
     .await;
-    token_answer(&state, &caller, &identity, StatusCode::CREATED)
+    token_answer(&state, caller.tenant.id, &identity, StatusCode::CREATED)
 }
 
 pub async fn login(
@@ -169,7 +170,7 @@ pub async fn login(
         .record_success(tenant, &identifier, state.now())
         .await;
     record(&state, &caller, AuditEventType::LoginSucceeded, &identity).await;
-    token_answer(&state, &caller, &identity, StatusCode::OK)
+    token_answer(&state, caller.tenant.id, &identity, StatusCode::OK)
 }
 
 async fn record(state: &AppState, caller: &Caller, kind: AuditEventType, identity: &Identity) {
@@ -186,17 +187,16 @@ async fn record(state: &AppState, caller: &Caller, kind: AuditEventType, identit
     .await;
 }
 
-/// `{access_token, token_type, expires_in, identity}`, never cached: the answer of every tenant
-/// API call that signs a person in (signup, login; the exchange of a social or magic-link code).
-pub fn token_answer(
+/// A JWT access token for `identity`, a user of app `tenant`: the token and its lifetime in
+/// seconds.
+pub fn app_access_token(
     state: &AppState,
-    caller: &Caller,
+    tenant: TenantId,
     identity: &Identity,
-    status: StatusCode,
-) -> Result<Response, ApiError> {
+) -> Result<(String, i64), ApiError> {
     let now = state.now();
     let iat = now.unix_timestamp();
-    let app = caller.tenant.id.to_string();
+    let app = tenant.to_string();
     let lifespan = state.settings.access_token_lifespan;
     let claims = AccessTokenClaims {
         iss: state.settings.issuer.clone(),
@@ -208,7 +208,7 @@ pub fn token_answer(
         nbf: iat,
         exp: (now + lifespan).unix_timestamp(),
         jti: random_token(16),
-        tenant_id: caller.tenant.id,
+        tenant_id: tenant,
         email: identity.traits["email"].as_str().map(str::to_owned),
     };
     let keys = state
@@ -220,10 +220,23 @@ pub fn token_answer(
         .map_err(|e| ApiError::internal("no ES256 key", &e))?
         .sign(ACCESS_TOKEN_TYP, &claims)
         .map_err(|e| ApiError::internal("cannot sign a token", &e))?;
+    Ok((access_token, claims.exp - claims.iat))
+}
+
+/// `{access_token, token_type, expires_in, identity}`, never cached: the answer of every tenant
+/// API call that signs a person in (signup, login; the exchange of a social or magic-link code;
+/// an opened magic link).
+pub fn token_answer(
+    state: &AppState,
+    tenant: TenantId,
+    identity: &Identity,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let (access_token, expires_in) = app_access_token(state, tenant, identity)?;
     let body = json!({
         "access_token": access_token,
         "token_type": "Bearer",
-        "expires_in": claims.exp - claims.iat,
+        "expires_in": expires_in,
         "identity": identity.public_view(),
     });
     let mut response = (status, Json(body)).into_response();

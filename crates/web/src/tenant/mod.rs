@@ -6,13 +6,15 @@
 //! tenant is 404; a valid key of another app is 403.
 
 pub mod credentials;
+pub mod exchange;
+pub mod magic_link;
 
 use crate::error::ApiError;
 use crate::extract::RequestMeta;
 use crate::state::AppState;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::post;
+use axum::routing::{get, post};
 use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::secret::TokenHash;
 use gatehouse_domain::tenant::{ApiKey, Tenant, looks_like_api_key};
@@ -32,6 +34,9 @@ pub fn router() -> Router<AppState> {
             "/api/auth/credentials/login/{app_id}",
             post(credentials::login),
         )
+        .route("/api/auth/exchange/{app_id}", post(exchange::exchange))
+        .route("/api/auth/magic-link/{app_id}", post(magic_link::request))
+        .route("/api/auth/verify/{app_id}", get(magic_link::verify))
 }
 
 /// An authenticated call of the tenant API.
