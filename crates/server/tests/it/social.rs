@@ -167,33 +167,44 @@ async fn put_provider(app: &TestApp, name: &str, body: Value) -> (StatusCode, Va
 }
 
 async fn configure_github(app: &TestApp, github: &str) {
-    let (status, body) = put_provider(
-        app,
-        "github",
-        json!({
+    configure_github_for(app, &TenantId::DEFAULT.0.to_string(), github, false).await;
+}
+
+async fn configure_github_for(app: &TestApp, tenant: &str, github: &str, token_in_redirect: bool) {
+    let response = app
+        .admin_request(
+            Method::PUT,
+            &format!("/admin/tenants/{tenant}/providers/github"),
+        )
+        .json(&json!({
             "type": "github",
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "redirect_uri": APP_URL,
+            "token_in_redirect": token_in_redirect,
             "endpoints": {
                 "authorization_endpoint": format!("{github}/login/oauth/authorize"),
                 "token_endpoint": format!("{github}/login/oauth/access_token"),
                 "api_url": format!("{github}/api"),
             },
-        }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+        }))
+        .send()
+        .await
+        .expect("sends");
+    assert!(response.status().is_success(), "{}", response.status());
 }
 
 /// Runs a social sign-in from the start URL through the provider back to the app: the final
 /// redirect's query.
 async fn sign_in(browser: &mut Browser, app: &TestApp, provider: &str) -> HashMap<String, String> {
+    let location = sign_in_to(browser, app, provider, &TenantId::DEFAULT.0.to_string()).await;
+    crate::oidc::query_of(&location).into_iter().collect()
+}
+
+/// A social sign-in into app `tenant`: the URL the browser is sent back to the app with.
+async fn sign_in_to(browser: &mut Browser, app: &TestApp, provider: &str, tenant: &str) -> String {
     let mut page = browser
-        .get(&format!(
-            "/api/auth/{provider}/{}?state=app-state-1",
-            TenantId::DEFAULT.0
-        ))
+        .get(&format!("/api/auth/{provider}/{tenant}?state=app-state-1"))
         .await;
     for _ in 0..10 {
         let location = page
@@ -201,7 +212,7 @@ async fn sign_in(browser: &mut Browser, app: &TestApp, provider: &str) -> HashMa
             .clone()
             .unwrap_or_else(|| panic!("{}: {} {}", app.backend, page.status, page.body));
         if location.starts_with(APP_URL) {
-            return crate::oidc::query_of(&location).into_iter().collect();
+            return location;
         }
         page = browser.get(&location).await;
     }
@@ -622,4 +633,66 @@ async fn providers_are_managed_through_the_admin_api_without_showing_secrets() {
         .await
         .expect("sends");
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_apps_backend_exchanges_the_code_or_opts_in_to_the_token_in_the_url() {
+    for app in TestApp::all("social_exchange").await {
+        let (github, accounts) = github().await;
+        let tenant = crate::tenants::create_tenant(&app, "Blog").await;
+        let key = crate::tenants::create_key(&app, &tenant, "backend").await["key"]
+            .as_str()
+            .expect("key")
+            .to_owned();
+        configure_github_for(&app, &tenant, &github, false).await;
+        accounts.lock().expect("lock").next = Some(GithubAccount {
+            id: 31,
+            emails: vec![("sam@example.com", true)],
+        });
+        let mut browser = Browser::new(&app.public);
+        let back = sign_in_to(&mut browser, &app, "github", &tenant).await;
+        let code = crate::oidc::param(&back, "code").expect("code");
+        let exchanged = app
+            .public_request(Method::POST, &format!("/api/auth/exchange/{tenant}"))
+            .bearer_auth(&key)
+            .json(&json!({"code": code}))
+            .send()
+            .await
+            .expect("sends");
+        assert_eq!(exchanged.status(), StatusCode::OK, "{}", app.backend);
+        let answer: Value = exchanged.json().await.expect("json");
+        let claims = app
+            .validator(&tenant)
+            .await
+            .validate(answer["access_token"].as_str().expect("jwt"))
+            .expect("valid for the app");
+        assert_eq!(claims.str("tenant_id"), Some(tenant.as_str()));
+        assert_eq!(claims.str("email"), Some("sam@example.com"));
+        // The person belongs to the app, not to the default tenant.
+        let in_default = app
+            .running
+            .state
+            .store
+            .find_identity_by_identifier(TenantId::DEFAULT, "sam@example.com")
+            .await
+            .expect("reads");
+        assert!(in_default.is_none(), "{}", app.backend);
+
+        // Opt-in: the token itself, in the fragment.
+        configure_github_for(&app, &tenant, &github, true).await;
+        let back = sign_in_to(&mut browser, &app, "github", &tenant).await;
+        let (before, fragment) = back.split_once('#').expect("a fragment");
+        assert!(!before.contains("access_token"), "{back}");
+        let fields: HashMap<String, String> = form_urlencoded::parse(fragment.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(fields["token_type"], "Bearer");
+        assert_eq!(fields["state"], "app-state-1");
+        let claims = app
+            .validator(&tenant)
+            .await
+            .validate(&fields["access_token"])
+            .expect("valid for the app");
+        assert_eq!(claims.str("sub"), answer["identity"]["id"].as_str());
+    }
 }

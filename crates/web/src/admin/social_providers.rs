@@ -79,10 +79,17 @@ fn web_url(field: &str, raw: &str) -> Result<(), ApiError> {
     }
 }
 
-fn tenant(raw: &str) -> Result<TenantId, ApiError> {
-    Uuid::parse_str(raw)
+/// The tenant `raw` names, if it exists.
+async fn tenant(state: &AppState, raw: &str) -> Result<TenantId, ApiError> {
+    let not_found = || ApiError::not_found("tenant_not_found", "no tenant with this id");
+    let id = Uuid::parse_str(raw)
         .map(TenantId)
-        .map_err(|_| ApiError::not_found("tenant_not_found", "no tenant with this id"))
+        .map_err(|_| not_found())?;
+    match state.store.find_tenant(id).await {
+        Ok(Some(_)) => Ok(id),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(store_failed(&e)),
+    }
 }
 
 /// The answer for one provider: everything but the secret.
@@ -115,7 +122,7 @@ pub async fn put(
     Path((tenant_raw, name)): Path<(String, String)>,
     JsonBody(req): JsonBody<ProviderRequest>,
 ) -> Result<Response, ApiError> {
-    let tenant_id = tenant(&tenant_raw)?;
+    let tenant_id = tenant(&state, &tenant_raw).await?;
     if !valid_provider_name(&name) {
         return Err(invalid(
             "name: 1 to 32 of a-z, 0-9 and -, and not callback, credentials, exchange, \
@@ -210,7 +217,7 @@ pub async fn list(
     State(state): State<AppState>,
     Path(tenant_raw): Path<String>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let tenant_id = tenant(&tenant_raw)?;
+    let tenant_id = tenant(&state, &tenant_raw).await?;
     let providers = state
         .store
         .list_social_providers(tenant_id)
@@ -224,7 +231,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path((tenant_raw, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant_id = tenant(&tenant_raw)?;
+    let tenant_id = tenant(&state, &tenant_raw).await?;
     let provider = state
         .store
         .find_social_provider(tenant_id, &name)
@@ -239,7 +246,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path((tenant_raw, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let tenant_id = tenant(&tenant_raw)?;
+    let tenant_id = tenant(&state, &tenant_raw).await?;
     match state.store.delete_social_provider(tenant_id, &name).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::NotFound) => Err(not_found()),

@@ -264,19 +264,6 @@ pub async fn callback(
         .await;
         return Ok(failed("access_denied"));
     }
-    let code = random_token(32);
-    state
-        .store
-        .insert_exchange_code(&ExchangeCode {
-            code: TokenHash::of(&code),
-            tenant_id: tenant,
-            identity_id: identity.id,
-            method: provider.name.clone(),
-            created_at: now,
-            expires_at: now + EXCHANGE_CODE_LIFESPAN,
-        })
-        .await
-        .map_err(|e| ApiError::internal("storing an exchange code", &e))?;
     audit(
         &state,
         tenant,
@@ -286,12 +273,66 @@ pub async fn callback(
         AuditResult::Success,
     )
     .await;
-    let mut response = back_to_app(&provider, &login, &[("code", &code)]);
+    let mut response = if provider.token_in_redirect {
+        token_to_app(&state, &provider, &login, &identity)?
+    } else {
+        code_to_app(&state, &provider, &login, &identity).await?
+    };
     response.headers_mut().append(
         header::SET_COOKIE,
         crate::cookie::clear(&state.settings, COOKIE),
     );
     Ok(response)
+}
+
+/// The browser back to the app with a one-time code for its backend (the default).
+async fn code_to_app(
+    state: &AppState,
+    provider: &SocialProvider,
+    login: &SocialLogin,
+    identity: &Identity,
+) -> Result<Response, ApiError> {
+    let now = state.now();
+    let code = random_token(32);
+    state
+        .store
+        .insert_exchange_code(&ExchangeCode {
+            code: TokenHash::of(&code),
+            tenant_id: login.tenant_id,
+            identity_id: identity.id,
+            method: provider.name.clone(),
+            created_at: now,
+            expires_at: now + EXCHANGE_CODE_LIFESPAN,
+        })
+        .await
+        .map_err(|e| ApiError::internal("storing an exchange code", &e))?;
+    Ok(back_to_app(provider, login, &[("code", &code)]))
+}
+
+/// Opt-in (`token_in_redirect`): the browser back to the app with the access token itself, in
+/// the URL's fragment (`#access_token=…&token_type=Bearer&expires_in=…&state=…`), which browsers
+/// do not send to servers. Anything that can read the page's URL (its scripts, the history)
+/// can read the token: the exchange code is the safer default.
+fn token_to_app(
+    state: &AppState,
+    provider: &SocialProvider,
+    login: &SocialLogin,
+    identity: &Identity,
+) -> Result<Response, ApiError> {
+    let (token, expires_in) =
+        crate::tenant::credentials::app_access_token(state, login.tenant_id, identity)?;
+    let mut url = url::Url::parse(&provider.redirect_uri)
+        .map_err(|_| ApiError::bad_request("invalid_configuration", "the app's redirect_uri"))?;
+    let mut fragment = form_urlencoded::Serializer::new(String::new());
+    fragment
+        .append_pair("access_token", &token)
+        .append_pair("token_type", "Bearer")
+        .append_pair("expires_in", &expires_in.to_string());
+    if let Some(app_state) = &login.app_state {
+        fragment.append_pair("state", app_state);
+    }
+    url.set_fragment(Some(&fragment.finish()));
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, url.to_string())]).into_response())
 }
 
 async fn sign_in_at_provider(
