@@ -20,7 +20,8 @@ pub enum Actor<'a> {
     Admin,
 }
 
-/// Records a successful `event_type` about `identity_id` with `details` (never a secret).
+/// Records a successful `event_type` about `identity_id` of the default tenant with `details`
+/// (never a secret).
 pub async fn identity_event(
     state: &AppState,
     event_type: AuditEventType,
@@ -28,14 +29,22 @@ pub async fn identity_event(
     actor: Actor<'_>,
     details: serde_json::Value,
 ) {
-    let event = AuditEvent::new(
-        gatehouse_domain::ids::TenantId::DEFAULT,
-        event_type,
-        AuditResult::Success,
-        state.now(),
-    )
-    .identity(identity_id)
-    .details(details);
+    let tenant = gatehouse_domain::ids::TenantId::DEFAULT;
+    identity_event_in(state, tenant, event_type, identity_id, actor, details).await;
+}
+
+/// [`identity_event`] for an identity of `tenant`.
+pub async fn identity_event_in(
+    state: &AppState,
+    tenant: gatehouse_domain::ids::TenantId,
+    event_type: AuditEventType,
+    identity_id: Uuid,
+    actor: Actor<'_>,
+    details: serde_json::Value,
+) {
+    let event = AuditEvent::new(tenant, event_type, AuditResult::Success, state.now())
+        .identity(identity_id)
+        .details(details);
     let event = match actor {
         Actor::Person(meta) => event
             .actor("self")

@@ -711,3 +711,113 @@ async fn cli_imports_idempotently_and_lists_gets_and_deletes() {
         );
     }
 }
+
+#[tokio::test]
+async fn identities_of_an_app_are_managed_in_its_tenant_only() {
+    for app in TestApp::all("admin_identities_tenants").await {
+        let blog = crate::tenants::create_tenant(&app, "Blog").await;
+        let call = |method: Method, path: String, body: Option<Value>| {
+            let app = &app;
+            async move {
+                let mut request = app.admin_request(method, &path);
+                if let Some(body) = body {
+                    request = request.json(&body);
+                }
+                json_of(request.send().await.expect("sends")).await
+            }
+        };
+        // The same address in the default tenant and in the app: two people.
+        let (status, mine) = call(
+            Method::POST,
+            format!("/admin/identities?tenant_id={blog}"),
+            Some(json!({"traits": {"email": "ann@example.com"}})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {mine}", app.backend);
+        assert_eq!(mine["tenant_id"], blog.as_str());
+        let (status, theirs) = call(
+            Method::POST,
+            "/admin/identities".into(),
+            Some(json!({"traits": {"email": "ann@example.com"}})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{theirs}");
+        let id = mine["id"].as_str().expect("id");
+
+        // Found, listed, changed and deleted only with its tenant.
+        let (status, _) = call(Method::GET, format!("/admin/identities/{id}"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "not in the default tenant");
+        let (status, got) = call(
+            Method::GET,
+            format!("/admin/identities/{id}?tenant_id={blog}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{got}");
+        let (_, listed) = call(
+            Method::GET,
+            format!("/admin/identities?tenant_id={blog}"),
+            None,
+        )
+        .await;
+        let ids: Vec<&str> = listed
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|i| i["id"].as_str())
+            .collect();
+        assert_eq!(ids, vec![id]);
+        let deactivate = json!([{"op": "replace", "path": "/state", "value": "inactive"}]);
+        let (status, _) = call(
+            Method::PATCH,
+            format!("/admin/identities/{id}"),
+            Some(deactivate.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, patched) = call(
+            Method::PATCH,
+            format!("/admin/identities/{id}?tenant_id={blog}"),
+            Some(deactivate),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        assert_eq!(patched["state"], "inactive");
+        let mut moved = got.clone();
+        moved["tenant_id"] = json!(TenantId::DEFAULT.0);
+        let (status, _) = call(
+            Method::PUT,
+            format!("/admin/identities/{id}?tenant_id={blog}"),
+            Some(moved),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "no moving between tenants");
+        let (status, _) = call(Method::DELETE, format!("/admin/identities/{id}"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = call(
+            Method::DELETE,
+            format!("/admin/identities/{id}?tenant_id={blog}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = call(
+            Method::GET,
+            format!("/admin/identities/{}", theirs["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "the default tenant's Ann stays");
+
+        // Unknown tenants and bad ids.
+        let (status, _) = call(
+            Method::POST,
+            "/admin/identities".into(),
+            Some(json!({"traits": {"email": "x@example.com"}, "tenant_id": uuid::Uuid::new_v4()})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = call(Method::GET, "/admin/identities?tenant_id=nope".into(), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}

@@ -1,11 +1,15 @@
 //! `/admin/identities`: create (with a plaintext password or an imported hash), list (keyset
 //! pages: the next page is in the `Link` header, `rel="next"`, as for `/admin/clients`), read,
 //! replace (PUT), JSON Patch (PATCH) and delete. Bodies and answers have Ory Kratos' shape.
+//!
+//! Every call works in one tenant: `?tenant_id=` (the body's `tenant_id` on create), the
+//! default tenant when absent. An identity of another tenant is not found.
 
 use super::json_patch::{self, Operation, PatchError};
 use crate::audit::{self, Actor};
 use crate::error::ApiError;
 use crate::extract::json::JsonBody;
+use crate::oauth::catalog::TenantQuery;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -126,15 +130,27 @@ fn state_of(req: &IdentityRequest) -> Result<Option<IdentityState>, ApiError> {
         .transpose()
 }
 
-/// The request's tenant: only the default tenant holds identities for now.
-fn tenant_of(req: &IdentityRequest) -> Result<TenantId, ApiError> {
-    match req.tenant_id {
-        None | Some(TenantId::DEFAULT) => Ok(TenantId::DEFAULT),
-        Some(_) => Err(ApiError::bad_request(
+/// The tenant a new identity goes to: the body's `tenant_id`, else `?tenant_id=`, else the
+/// default tenant; it must exist.
+async fn tenant_of(
+    state: &AppState,
+    req: &IdentityRequest,
+    query: TenantId,
+) -> Result<TenantId, ApiError> {
+    let tenant = req.tenant_id.unwrap_or(query);
+    if state.store.find_tenant(tenant).await?.is_none() {
+        return Err(ApiError::bad_request(
             "invalid_body",
-            "tenant_id: identities belong to the default tenant",
-        )),
+            "tenant_id: no tenant with this id",
+        ));
     }
+    Ok(tenant)
+}
+
+/// `?tenant_id=` of a request, the default tenant when absent.
+fn tenant_query(query: Result<Query<TenantQuery>, QueryRejection>) -> Result<TenantId, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    Ok(query.tenant())
 }
 
 /// Validates the traits against the requested (or default) schema.
@@ -197,20 +213,21 @@ async fn password_of(
     }
 }
 
-async fn find(state: &AppState, id: &str) -> Result<Identity, ApiError> {
+async fn find(state: &AppState, tenant: TenantId, id: &str) -> Result<Identity, ApiError> {
     let id = Uuid::parse_str(id).map_err(|_| identity_not_found())?;
     state
         .store
-        .find_identity(TenantId::DEFAULT, id)
+        .find_identity(tenant, id)
         .await?
         .ok_or_else(identity_not_found)
 }
 
 pub async fn create(
     State(state): State<AppState>,
+    query: Result<Query<TenantQuery>, QueryRejection>,
     JsonBody(req): JsonBody<IdentityRequest>,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant_of(&req)?;
+    let tenant = tenant_of(&state, &req, tenant_query(query)?).await?;
     let requested_state = state_of(&req)?;
     let (schema_id, facts) = validate(&state, &req, None)?;
     let password = password_of(&state, &req).await?;
@@ -230,8 +247,9 @@ pub async fn create(
         .await
         .map_err(write_error)?;
     tracing::info!(user.id = %identity.id, "identity created");
-    audit::identity_event(
+    audit::identity_event_in(
         &state,
+        tenant,
         AuditEventType::IdentityCreated,
         identity.id,
         Actor::Admin,
@@ -246,6 +264,7 @@ pub struct ListQuery {
     page_size: Option<u32>,
     page_token: Option<String>,
     credentials_identifier: Option<String>,
+    tenant_id: Option<Uuid>,
 }
 
 pub async fn list(
@@ -276,10 +295,8 @@ pub async fn list(
         after,
         limit,
     };
-    let page = state
-        .store
-        .list_identities(TenantId::DEFAULT, &filter)
-        .await?;
+    let tenant = query.tenant_id.map_or(TenantId::DEFAULT, TenantId);
+    let page = state.store.list_identities(tenant, &filter).await?;
     let mut response = Json(&page.identities).into_response();
     if let Some(next) = page.next {
         super::link_next(
@@ -287,7 +304,10 @@ pub async fn list(
             "/admin/identities",
             limit,
             &next.to_string(),
-            &[("credentials_identifier", identifier)],
+            &[
+                ("credentials_identifier", identifier),
+                ("tenant_id", query.tenant_id.map(|t| t.to_string())),
+            ],
         );
     }
     Ok(response)
@@ -296,8 +316,9 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: Result<Query<TenantQuery>, QueryRejection>,
 ) -> Result<Json<Identity>, ApiError> {
-    Ok(Json(find(&state, &id).await?))
+    Ok(Json(find(&state, tenant_query(query)?, &id).await?))
 }
 
 /// Replaces the schema, state, traits and metadata of `current` with the request's, re-validates,
@@ -307,7 +328,7 @@ async fn replace(
     mut current: Identity,
     req: &IdentityRequest,
 ) -> Result<Identity, ApiError> {
-    if tenant_of(req)? != current.tenant_id {
+    if req.tenant_id.is_some_and(|t| t != current.tenant_id) {
         return Err(ApiError::bad_request(
             "invalid_body",
             "tenant_id: an identity cannot move to another tenant",
@@ -340,8 +361,9 @@ async fn replace(
     }
     .map_err(write_error)?;
     tracing::info!(user.id = %current.id, "identity updated");
-    audit::identity_event(
+    audit::identity_event_in(
         state,
+        current.tenant_id,
         AuditEventType::IdentityUpdated,
         current.id,
         Actor::Admin,
@@ -354,9 +376,10 @@ async fn replace(
 pub async fn put(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: Result<Query<TenantQuery>, QueryRejection>,
     JsonBody(req): JsonBody<IdentityRequest>,
 ) -> Result<Json<Identity>, ApiError> {
-    let current = find(&state, &id).await?;
+    let current = find(&state, tenant_query(query)?, &id).await?;
     Ok(Json(replace(&state, current, &req).await?))
 }
 
@@ -365,9 +388,10 @@ pub async fn put(
 pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: Result<Query<TenantQuery>, QueryRejection>,
     JsonBody(ops): JsonBody<Vec<Operation>>,
 ) -> Result<Json<Identity>, ApiError> {
-    let current = find(&state, &id).await?;
+    let current = find(&state, tenant_query(query)?, &id).await?;
     let shown = serde_json::to_value(&current)
         .map_err(|e| ApiError::internal("cannot serialize an identity", &e))?;
     let patched = json_patch::apply(&shown, &ops).map_err(|e| match e {
@@ -399,7 +423,9 @@ pub async fn patch(
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: Result<Query<TenantQuery>, QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let tenant = tenant_query(query)?;
     let id = Uuid::parse_str(&id).map_err(|_| identity_not_found())?;
     // The clients the person registered are deactivated with the identity; this node forgets
     // them at once, other nodes within the client cache's lifetime.
@@ -412,15 +438,16 @@ pub async fn delete(
         .collect();
     state
         .store
-        .delete_identity(TenantId::DEFAULT, id)
+        .delete_identity(tenant, id)
         .await
         .map_err(write_error)?;
     for client_id in &owned {
         state.clients.invalidate(client_id).await;
     }
     tracing::info!(user.id = %id, "identity deleted");
-    audit::identity_event(
+    audit::identity_event_in(
         &state,
+        tenant,
         AuditEventType::IdentityDeleted,
         id,
         Actor::Admin,
