@@ -544,3 +544,85 @@ async fn every_login_starts_a_new_session() {
         assert_ne!(a["id"], b["id"]);
     }
 }
+
+#[tokio::test]
+async fn admins_see_and_revoke_an_apps_sessions_in_its_tenant_only() {
+    for app in TestApp::all("admin_sessions_tenants").await {
+        let blog = crate::tenants::create_tenant(&app, "Blog").await;
+        let (status, created) = json_of(
+            app.admin_request(Method::POST, &format!("/admin/identities?tenant_id={blog}"))
+                .json(&json!({"traits": {"email": "ann@example.com"}}))
+                .send()
+                .await
+                .expect("sends"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let state = &app.running.state;
+        let identity = state
+            .store
+            .find_identity(
+                TenantId(uuid::Uuid::parse_str(&blog).expect("uuid")),
+                uuid::Uuid::parse_str(created["id"].as_str().expect("id")).expect("uuid"),
+            )
+            .await
+            .expect("reads")
+            .expect("exists");
+        let (session, _) = gatehouse_web::identity::session::start_session(
+            state,
+            &identity,
+            vec![gatehouse_domain::session::AuthenticationMethod {
+                method: "password".into(),
+                completed_at: state.now(),
+            }],
+            &gatehouse_web::extract::RequestMeta::default(),
+        )
+        .await
+        .expect("starts");
+        let get = |path: String| {
+            let app = &app;
+            async move {
+                json_of(
+                    app.admin_request(Method::GET, &path)
+                        .send()
+                        .await
+                        .expect("sends"),
+                )
+                .await
+            }
+        };
+        let (_, listed) = get("/admin/sessions".into()).await;
+        assert!(
+            !listed.to_string().contains(&session.id.to_string()),
+            "{}: not among the default tenant's",
+            app.backend
+        );
+        let (_, listed) = get(format!("/admin/sessions?tenant_id={blog}")).await;
+        assert_eq!(listed[0]["id"], session.id.to_string(), "{listed}");
+        let (status, _) = get(format!("/admin/sessions/{}", session.id)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = get(format!("/admin/sessions/{}?tenant_id={blog}", session.id)).await;
+        assert_eq!(status, StatusCode::OK);
+        let revoke = |path: String| {
+            let app = &app;
+            async move {
+                app.admin_request(Method::DELETE, &path)
+                    .send()
+                    .await
+                    .expect("sends")
+                    .status()
+            }
+        };
+        let identity_sessions = format!("/admin/identities/{}/sessions", identity.id);
+        assert_eq!(
+            revoke(identity_sessions.clone()).await,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            revoke(format!("{identity_sessions}?tenant_id={blog}")).await,
+            StatusCode::NO_CONTENT
+        );
+        let (_, after) = get(format!("/admin/sessions/{}?tenant_id={blog}", session.id)).await;
+        assert_eq!(after["active"], false, "{after}");
+    }
+}

@@ -1,9 +1,11 @@
 //! Admin session endpoints: `/admin/sessions` (keyset pages with a `Link` header), one session
-//! (read, revoke), and an identity's sessions (list, revoke all).
+//! (read, revoke), and an identity's sessions (list, revoke all). Each call works in one tenant,
+//! `?tenant_id=` (the default tenant when absent): sessions of another tenant are not found.
 
 use crate::audit::{self, Actor};
 use crate::error::ApiError;
 use crate::identity::session::SessionView;
+use crate::oauth::catalog::TenantQuery;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -16,8 +18,11 @@ use gatehouse_domain::session::SessionPage;
 use serde::Deserialize;
 use uuid::Uuid;
 
-/// Every session belongs to the default tenant until tenants are managed.
-const TENANT: TenantId = TenantId::DEFAULT;
+/// `?tenant_id=` of a request, the default tenant when absent.
+fn tenant_of(query: Result<Query<TenantQuery>, QueryRejection>) -> Result<TenantId, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    Ok(query.tenant())
+}
 
 fn parse_id(raw: &str, what: &'static str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw)
@@ -33,6 +38,7 @@ pub struct ListQuery {
     page_size: Option<u32>,
     page_token: Option<String>,
     active: Option<bool>,
+    tenant_id: Option<Uuid>,
 }
 
 pub async fn list(
@@ -59,7 +65,8 @@ pub async fn list(
         limit: limit + 1,
         active_only: query.active.unwrap_or(false),
     };
-    let mut sessions = state.store.list_sessions(TENANT, &page).await?;
+    let tenant = query.tenant_id.map_or(TenantId::DEFAULT, TenantId);
+    let mut sessions = state.store.list_sessions(tenant, &page).await?;
     let more = sessions.len() > limit as usize;
     sessions.truncate(limit as usize);
     let now = state.now();
@@ -74,7 +81,10 @@ pub async fn list(
             "/admin/sessions",
             limit,
             &last.id.to_string(),
-            &[("active", query.active.map(|a| a.to_string()))],
+            &[
+                ("active", query.active.map(|a| a.to_string())),
+                ("tenant_id", query.tenant_id.map(|t| t.to_string())),
+            ],
         );
     }
     Ok(response)
@@ -83,11 +93,13 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: Result<Query<TenantQuery>, QueryRejection>,
 ) -> Result<Json<SessionView>, ApiError> {
+    let tenant = tenant_of(query)?;
     let id = parse_id(&id, "session")?;
     let session = state
         .store
-        .find_session(TENANT, id)
+        .find_session(tenant, id)
         .await?
         .ok_or_else(session_not_found)?;
     let identity = state
@@ -104,13 +116,16 @@ pub async fn get(
 pub async fn revoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: Result<Query<TenantQuery>, QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let tenant = tenant_of(query)?;
     let id = parse_id(&id, "session")?;
-    let owner = state.store.find_session(TENANT, id).await?;
-    if state.store.revoke_session(TENANT, None, id).await? {
+    let owner = state.store.find_session(tenant, id).await?;
+    if state.store.revoke_session(tenant, None, id).await? {
         if let Some(session) = owner {
-            audit::identity_event(
+            audit::identity_event_in(
                 &state,
+                tenant,
                 AuditEventType::SessionRevoked,
                 session.identity_id,
                 Actor::Admin,
@@ -127,9 +142,9 @@ pub async fn revoke(
     }
 }
 
-async fn identity_exists(state: &AppState, raw: &str) -> Result<Uuid, ApiError> {
+async fn identity_exists(state: &AppState, tenant: TenantId, raw: &str) -> Result<Uuid, ApiError> {
     let id = parse_id(raw, "identity")?;
-    match state.store.find_identity(TENANT, id).await? {
+    match state.store.find_identity(tenant, id).await? {
         Some(_) => Ok(id),
         None => Err(ApiError::not_found(
             "identity_not_found",
@@ -141,6 +156,7 @@ async fn identity_exists(state: &AppState, raw: &str) -> Result<Uuid, ApiError> 
 #[derive(Debug, Deserialize)]
 pub struct IdentitySessionsQuery {
     active: Option<bool>,
+    tenant_id: Option<Uuid>,
 }
 
 pub async fn list_for_identity(
@@ -149,11 +165,12 @@ pub async fn list_for_identity(
     query: Result<Query<IdentitySessionsQuery>, QueryRejection>,
 ) -> Result<Json<Vec<SessionView>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let id = identity_exists(&state, &id).await?;
+    let tenant = query.tenant_id.map_or(TenantId::DEFAULT, TenantId);
+    let id = identity_exists(&state, tenant, &id).await?;
     let now = state.now();
     let sessions = state
         .store
-        .list_identity_sessions(TENANT, id, query.active.unwrap_or(false))
+        .list_identity_sessions(tenant, id, query.active.unwrap_or(false))
         .await?;
     Ok(Json(
         sessions
@@ -167,15 +184,18 @@ pub async fn list_for_identity(
 pub async fn revoke_for_identity(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: Result<Query<TenantQuery>, QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let id = identity_exists(&state, &id).await?;
+    let tenant = tenant_of(query)?;
+    let id = identity_exists(&state, tenant, &id).await?;
     let count = state
         .store
-        .revoke_identity_sessions(TENANT, id, None)
+        .revoke_identity_sessions(tenant, id, None)
         .await?;
     tracing::debug!(user.id = %id, count, "admin revoked an identity's sessions");
-    audit::identity_event(
+    audit::identity_event_in(
         &state,
+        tenant,
         AuditEventType::SessionRevoked,
         id,
         Actor::Admin,
