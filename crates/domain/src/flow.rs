@@ -468,6 +468,10 @@ pub trait FlowStore: Send + Sync {
         tenant: TenantId,
         id: Uuid,
     ) -> crate::store::StoreResult<Option<Flow>>;
+    /// The flow with this id in whichever tenant it belongs to. A flow id is an unguessable
+    /// capability that a browser or API client presents (`?flow=ID`) without naming a tenant;
+    /// the flow carries its tenant, and everything the submission touches uses that tenant.
+    async fn find_flow_by_id(&self, id: Uuid) -> crate::store::StoreResult<Option<Flow>>;
     /// Writes `flow` if the stored version is still `flow.version`, and bumps it;
     /// `Conflict { constraint: "flow_version" }` when another update came first.
     async fn update_flow(&self, flow: &mut Flow) -> crate::store::StoreResult<()>;

@@ -54,6 +54,21 @@ impl FlowStore for Store {
         }))
     }
 
+    async fn find_flow_by_id(&self, id: Uuid) -> StoreResult<Option<Flow>> {
+        let row: Option<FlowRow> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT version, document FROM selfservice_flows WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+                .map_err(store_error)?
+        });
+        Ok(row.map(|row| {
+            let mut flow = row.document.0;
+            flow.version = row.version;
+            flow
+        }))
+    }
+
     async fn update_flow(&self, flow: &mut Flow) -> StoreResult<()> {
         let next = flow.version + 1;
         let affected = with_pool!(self, |pool| {

@@ -3124,4 +3124,43 @@ mod tenants {
             assert_eq!(store.list_api_keys(a.id).await.expect("lists").len(), 1);
         }
     }
+
+    #[tokio::test]
+    async fn a_flow_is_found_by_its_id_alone_and_keeps_its_tenant() {
+        use gatehouse_domain::flow::{Flavor, Flow, FlowKind, FlowStore};
+        for store in stores("flows_by_id").await {
+            let blog = tenant("Blog", 1);
+            store.insert_tenant(&blog).await.expect("inserts");
+            let flow = Flow::new(
+                blog.id,
+                FlowKind::Login,
+                Flavor::Browser,
+                None,
+                Duration::hours(1),
+                NOW,
+            );
+            store.insert_flow(&flow).await.expect("inserts");
+            let found = store
+                .find_flow_by_id(flow.id)
+                .await
+                .expect("reads")
+                .expect("found");
+            assert_eq!(found.tenant_id, blog.id, "{}", store.backend_name());
+            assert!(
+                store
+                    .find_flow(TenantId::DEFAULT, flow.id)
+                    .await
+                    .expect("reads")
+                    .is_none(),
+                "another tenant does not see it"
+            );
+            assert!(
+                store
+                    .find_flow_by_id(uuid::Uuid::new_v4())
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+        }
+    }
 }
