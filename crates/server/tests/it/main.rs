@@ -30,6 +30,7 @@ mod settings;
 mod social;
 mod support;
 mod tenant_api;
+mod tenant_selfservice;
 mod tenants;
 mod throttle;
 mod token;

@@ -52,7 +52,7 @@ pub async fn outbox(app: &TestApp, address: &str) -> Vec<Value> {
 }
 
 /// A run of exactly six digits in `text`.
-fn six_digits(text: &str) -> Option<String> {
+pub fn six_digits(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     (0..bytes.len().saturating_sub(5))
         .find(|&i| {

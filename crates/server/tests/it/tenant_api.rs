@@ -3,13 +3,9 @@
 //! policy, throttling, one answer for unknown and wrong), the key's last use, and isolation
 //! between two apps.
 
-use crate::oidc::{
-    PASSWORD, VERIFIER, auth_url, authorize, exchange, follow_to_client, sign_in, token_request,
-    web_client,
-};
-use crate::selfservice::register;
+use crate::oidc::{VERIFIER, authorize, exchange, token_request, web_client};
+use crate::support::TestApp;
 use crate::support::app::json_of;
-use crate::support::{Browser, TestApp};
 use crate::tenants::{admin, create_key, create_tenant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -415,31 +411,8 @@ async fn two_apps_have_separate_users_and_tokens_carry_the_right_tenant() {
     }
 }
 
-#[tokio::test]
-async fn an_oauth_client_of_another_tenant_gives_no_code_to_a_default_tenant_session() {
-    for app in TestApp::all("tenant_oauth_isolation").await {
-        let other = create_tenant(&app, "other").await;
-        let (client_id, _) =
-            web_client(&app, json!({"tenant_id": other, "skip_consent": true})).await;
-        let address = "dave@example.com";
-        register(&app, address, PASSWORD).await;
-        let mut browser = Browser::new(&app.public);
-        let start = browser
-            .get(&auth_url(&client_id, "openid email", &[]))
-            .await;
-        let login_page = follow_to_client(&mut browser, start).await;
-        let after = sign_in(&mut browser, login_page, address).await;
-        let leaked_code = after
-            .location
-            .as_deref()
-            .is_some_and(|l| l.starts_with("https://rp.example") && l.contains("code="));
-        assert!(
-            !leaked_code,
-            "{}: a default-tenant person got a code for another tenant's client: {:?}",
-            app.backend, after.location
-        );
-    }
-}
+// A client of another tenant: tenant_selfservice.rs
+// (`an_oauth_client_of_another_tenant_signs_in_that_tenants_people_only`).
 
 #[tokio::test]
 async fn issue_8_a_client_moved_to_another_tenant_no_longer_serves_the_old_tenants_people() {

@@ -63,6 +63,7 @@ pub async fn create_code(
     let now = state.now();
     let mut flow = new_flow(
         &state,
+        identity.tenant_id,
         FlowKind::Recovery,
         Flavor::Browser,
         &InitQuery::default(),

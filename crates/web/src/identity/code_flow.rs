@@ -21,7 +21,6 @@ use gatehouse_domain::flow::{CodeChallenge, Flavor, Flow, FlowKind, FlowState, U
 use gatehouse_domain::identity::Identity;
 use gatehouse_domain::identity::normalize_identifier;
 use gatehouse_domain::identity::store::AddressKind;
-use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::throttle::ThrottleKind;
 use serde_json::json;
 
@@ -138,7 +137,7 @@ async fn send_code(
     meta: &RequestMeta,
     purpose: Purpose,
 ) -> Result<Response, ApiError> {
-    let tenant = TenantId::DEFAULT;
+    let tenant = flow.tenant_id;
     let typed = submission.text("email").unwrap_or("").trim().to_owned();
     flow.form.clear_messages();
     flow.form.values.insert("email".to_owned(), json!(typed));

@@ -112,11 +112,15 @@ pub struct InitQuery {
     /// Login only: the address to fill in (an OpenID Connect `login_hint`).
     #[serde(default)]
     pub login_hint: Option<String>,
+    /// The tenant the flow is for (its id); the default tenant when absent.
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
-/// A new flow (not stored yet), with `return_to` checked.
+/// A new flow of `tenant` (not stored yet), with `return_to` checked.
 pub fn new_flow(
     state: &AppState,
+    tenant: TenantId,
     kind: FlowKind,
     flavor: Flavor,
     query: &InitQuery,
@@ -128,7 +132,7 @@ pub fn new_flow(
         .map(|r| check_return_to(&state.settings, r))
         .transpose()?;
     let mut flow = Flow::new(
-        TenantId::DEFAULT,
+        tenant,
         kind,
         flavor,
         return_to,
@@ -149,14 +153,15 @@ pub fn new_flow(
     Ok(flow)
 }
 
-/// Creates and stores a new flow.
+/// Creates and stores a new flow in the tenant the query names (the default tenant otherwise).
 pub async fn create_flow(
     state: &AppState,
     kind: FlowKind,
     flavor: Flavor,
     query: &InitQuery,
 ) -> Result<Flow, ApiError> {
-    let flow = new_flow(state, kind, flavor, query)?;
+    let tenant = crate::identity::tenant::named(state, query.tenant.as_deref()).await?;
+    let flow = new_flow(state, tenant, kind, flavor, query)?;
     state.store.insert_flow(&flow).await?;
     Ok(flow)
 }
@@ -182,6 +187,7 @@ pub async fn start_browser_flow(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     if signed_in && !query.refresh.unwrap_or(false) {
+        crate::identity::tenant::named(state, query.tenant.as_deref()).await?;
         let target = match query.return_to.as_deref().filter(|r| !r.is_empty()) {
             Some(requested) => check_return_to(&state.settings, requested)?,
             None => state.settings.flows.default_return_to.clone(),
@@ -236,11 +242,11 @@ impl FlowQuery {
     }
 }
 
-/// Loads a flow of `kind`; an unknown id is 404.
+/// Loads a flow of `kind`, in whichever tenant it belongs to; an unknown id is 404.
 pub async fn load_flow(state: &AppState, kind: FlowKind, id: Uuid) -> Result<Flow, ApiError> {
     let flow = state
         .store
-        .find_flow(TenantId::DEFAULT, id)
+        .find_flow_by_id(id)
         .await?
         .filter(|f| f.kind == kind)
         .ok_or_else(|| ApiError::not_found("flow_not_found", "no such flow"))?;

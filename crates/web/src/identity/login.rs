@@ -53,7 +53,6 @@ pub async fn submit(
     State(state): State<AppState>,
     Query(query): Query<FlowQuery>,
     meta: RequestMeta,
-    MaybeSession(current): MaybeSession,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -63,6 +62,11 @@ pub async fn submit(
             Err(response) => return response,
         };
     let is_form = submission.is_form;
+    // Only a session of the flow's tenant is "signed in" here.
+    let current = session::session_in(&state, flow.tenant_id, &headers, &meta)
+        .await
+        .ok()
+        .flatten();
     let signed_in_as = current.map(|c| c.identity.id);
     match submit_password(&state, flow, &submission, &meta, &headers, signed_in_as).await {
         Ok(response) => response,
@@ -108,7 +112,7 @@ async fn submit_password(
         return reject(state, &mut flow, submission).await;
     }
 
-    let tenant = TenantId::DEFAULT;
+    let tenant = flow.tenant_id;
     let key = normalize_identifier(&identifier);
     let password = Secret::new(password);
     let identity = match check_password(state, tenant, &key, &password, meta, "self").await? {
@@ -309,9 +313,10 @@ pub fn signed_in(
                 }
                 axum::Json(body).into_response()
             };
-            response
-                .headers_mut()
-                .append(SET_COOKIE, session::session_cookie(state, token));
+            response.headers_mut().append(
+                SET_COOKIE,
+                session::session_cookie(state, session.tenant_id, token),
+            );
             response
         }
     }
@@ -337,7 +342,8 @@ async fn throttled(
         return error_response(true, err.into());
     }
     let mut response =
-        crate::identity::pages::flow_page(state, flow, headers, StatusCode::TOO_MANY_REQUESTS);
+        crate::identity::pages::flow_page(state, flow, headers, StatusCode::TOO_MANY_REQUESTS)
+            .await;
     if let Ok(value) = retry_after.0.as_secs().to_string().parse() {
         response
             .headers_mut()

@@ -11,6 +11,7 @@ pub mod recovery;
 pub mod registration;
 pub mod session;
 pub mod settings;
+pub mod tenant;
 pub mod verification;
 
 use crate::state::AppState;

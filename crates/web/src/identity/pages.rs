@@ -3,10 +3,15 @@
 //! messages next to their fields, the CSRF token); without a usable flow they start one. A code
 //! that arrived in an emailed link (`&code=`) is filled in, never used by the link alone: mail
 //! scanners open links too, and the person presses the button.
+//!
+//! A flow of another tenant than the default shows the tenant's name ("Sign in to Blog"), and
+//! the links between its pages carry `tenant=` so the next flow is in the same tenant; the
+//! default tenant's pages keep their plain wording.
 
 use crate::error::ApiError;
+use crate::extract::RequestMeta;
 use crate::identity::flow::{self, FlowQuery, InitQuery, create_flow, see_other};
-use crate::identity::session::MaybeSession;
+use crate::identity::session::session_in;
 use crate::state::AppState;
 use crate::ui::csrf;
 use axum::extract::{Query, State};
@@ -14,6 +19,7 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::flow::{Flavor, Flow, FlowKind, FlowState, UiMessage};
+use gatehouse_domain::ids::TenantId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -22,6 +28,8 @@ pub struct PageQuery {
     pub flow: Option<String>,
     pub return_to: Option<String>,
     pub code: Option<String>,
+    /// Without a flow: the tenant the new flow is for.
+    pub tenant: Option<String>,
 }
 
 /// One form input as the template draws it.
@@ -59,6 +67,11 @@ struct FlowPage {
     continue_url: Option<String>,
     /// Where the flow leads when done, carried by the links to the other flows' pages.
     return_to: Option<String>,
+    /// The name of the app (tenant) the page is for; `None` for the default tenant.
+    app_name: Option<String>,
+    /// The flow's tenant id, carried by the links to the other flows' pages; `None` for the
+    /// default tenant.
+    tenant: Option<String>,
 }
 
 fn text(value: &Value, pointer: &str) -> String {
@@ -75,6 +88,7 @@ fn page_context(
     flow: &Flow,
     csrf_token: &str,
     code_from_link: Option<&str>,
+    app_name: Option<String>,
 ) -> FlowPage {
     let mut fields = Vec::new();
     let mut hidden = Vec::new();
@@ -143,6 +157,8 @@ fn page_context(
             && matches!(flow.kind, FlowKind::Verification | FlowKind::Recovery))
         .then(|| flow::success_url(state, flow)),
         return_to: flow.return_to.clone(),
+        app_name,
+        tenant: (flow.tenant_id != TenantId::DEFAULT).then(|| flow.tenant_id.0.to_string()),
     }
 }
 
@@ -157,22 +173,23 @@ fn link_code(query: &PageQuery) -> Option<&str> {
 }
 
 /// Renders `flow` on its page with `status`.
-pub fn flow_page(
+pub async fn flow_page(
     state: &AppState,
     flow: &Flow,
     headers: &HeaderMap,
     status: StatusCode,
 ) -> Response {
-    render_flow_page(state, flow, headers, status, None)
+    render_flow_page(state, flow, headers, status, None).await
 }
 
-fn render_flow_page(
+async fn render_flow_page(
     state: &AppState,
     flow: &Flow,
     headers: &HeaderMap,
     status: StatusCode,
     code_from_link: Option<&str>,
 ) -> Response {
+    let app_name = crate::identity::tenant::app_name(state, flow.tenant_id).await;
     let (token, cookie) = csrf::token(state, headers);
     let template = match flow.kind {
         FlowKind::Login => "identity/login.html",
@@ -181,10 +198,10 @@ fn render_flow_page(
         FlowKind::Verification => "identity/verification.html",
         FlowKind::Settings => "identity/settings.html",
     };
-    let page = match state
-        .pages
-        .render(template, page_context(state, flow, &token, code_from_link))
-    {
+    let page = match state.pages.render(
+        template,
+        page_context(state, flow, &token, code_from_link, app_name),
+    ) {
         Ok(page) => page,
         Err(err) => return err.into_response(),
     };
@@ -200,24 +217,26 @@ async fn show(
     kind: FlowKind,
     query: PageQuery,
     headers: &HeaderMap,
-    signed_in_as: Option<uuid::Uuid>,
+    meta: &RequestMeta,
 ) -> Result<Response, ApiError> {
-    let start_over = |return_to: Option<String>| {
-        let mut target = format!("/self-service/{}/browser", kind.as_str());
+    let start_over = |return_to: Option<String>, tenant: Option<String>| {
+        let mut params = url::form_urlencoded::Serializer::new(String::new());
         if let Some(return_to) = return_to {
-            target.push_str("?return_to=");
-            target.push_str(
-                &percent_encoding::utf8_percent_encode(
-                    &return_to,
-                    percent_encoding::NON_ALPHANUMERIC,
-                )
-                .to_string(),
-            );
+            params.append_pair("return_to", &return_to);
+        }
+        if let Some(tenant) = tenant.filter(|t| !t.is_empty()) {
+            params.append_pair("tenant", &tenant);
+        }
+        let params = params.finish();
+        let mut target = format!("/self-service/{}/browser", kind.as_str());
+        if !params.is_empty() {
+            target.push('?');
+            target.push_str(&params);
         }
         see_other(&target)
     };
     let Some(raw) = query.flow.as_deref() else {
-        return Ok(start_over(query.return_to));
+        return Ok(start_over(query.return_to, query.tenant));
     };
     let id = FlowQuery {
         id: None,
@@ -229,15 +248,24 @@ async fn show(
         Err(_) => None,
     };
     let Some(found) = found.filter(|f| f.flavor == Flavor::Browser) else {
-        return Ok(start_over(None));
+        return Ok(start_over(None, query.tenant));
     };
-    // A settings page shows only to a session of the flow's identity; the start-over URL asks
-    // anyone else to sign in.
-    if kind == FlowKind::Settings && (signed_in_as.is_none() || found.identity_id != signed_in_as) {
-        return Ok(start_over(None));
+    let found_tenant =
+        (found.tenant_id != TenantId::DEFAULT).then(|| found.tenant_id.0.to_string());
+    // A settings page shows only to a session (of the flow's tenant) of the flow's identity;
+    // the start-over URL asks anyone else to sign in.
+    if kind == FlowKind::Settings {
+        let signed_in_as = session_in(state, found.tenant_id, headers, meta)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.identity.id);
+        if signed_in_as.is_none() || found.identity_id != signed_in_as {
+            return Ok(start_over(None, found_tenant));
+        }
     }
     if state.now() >= found.expires_at && kind == FlowKind::Settings {
-        return Ok(start_over(found.return_to.clone()));
+        return Ok(start_over(found.return_to.clone(), found_tenant));
     }
     if state.now() >= found.expires_at {
         // A fresh flow that says why the form is empty again.
@@ -249,6 +277,7 @@ async fn show(
                 return_to: found.return_to.clone(),
                 refresh: Some(found.refresh),
                 login_hint: None,
+                tenant: found_tenant,
             },
         )
         .await?;
@@ -263,7 +292,8 @@ async fn show(
             fresh.id
         )));
     }
-    let mut response = render_flow_page(state, &found, headers, StatusCode::OK, link_code(&query));
+    let mut response =
+        render_flow_page(state, &found, headers, StatusCode::OK, link_code(&query)).await;
     // A flow that returns to an authorization request ends in a redirect to the client.
     if let Some(targets) =
         crate::oauth::authorize::form_targets_for(state, found.return_to.as_deref()).await
@@ -277,45 +307,48 @@ async fn show(
 pub async fn login(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
+    meta: RequestMeta,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    show(&state, FlowKind::Login, query, &headers, None).await
+    show(&state, FlowKind::Login, query, &headers, &meta).await
 }
 
 /// `GET /ui/registration`.
 pub async fn registration(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
+    meta: RequestMeta,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    show(&state, FlowKind::Registration, query, &headers, None).await
+    show(&state, FlowKind::Registration, query, &headers, &meta).await
 }
 
 /// `GET /ui/recovery`.
 pub async fn recovery(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
+    meta: RequestMeta,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    show(&state, FlowKind::Recovery, query, &headers, None).await
+    show(&state, FlowKind::Recovery, query, &headers, &meta).await
 }
 
 /// `GET /ui/verification`.
 pub async fn verification(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
+    meta: RequestMeta,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    show(&state, FlowKind::Verification, query, &headers, None).await
+    show(&state, FlowKind::Verification, query, &headers, &meta).await
 }
 
 /// `GET /ui/settings` (signed in: the flow must be the session's identity's).
 pub async fn settings(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-    MaybeSession(current): MaybeSession,
+    meta: RequestMeta,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let signed_in_as = current.map(|c| c.identity.id);
-    show(&state, FlowKind::Settings, query, &headers, signed_in_as).await
+    show(&state, FlowKind::Settings, query, &headers, &meta).await
 }

@@ -79,7 +79,7 @@ pub(crate) async fn finish(
         hook,
     } = proven;
     // The code reached the address: when it is also a verifiable address, it is verified now.
-    let identity = mark_address_verified(state, identity.id, &address)
+    let identity = mark_address_verified(state, identity.tenant_id, identity.id, &address)
         .await?
         .ok_or_else(|| {
             ApiError::bad_request(
@@ -148,9 +148,10 @@ pub(crate) async fn finish(
                 }))
                 .into_response()
             };
-            response
-                .headers_mut()
-                .append(SET_COOKIE, session::session_cookie(state, &token));
+            response.headers_mut().append(
+                SET_COOKIE,
+                session::session_cookie(state, session.tenant_id, &token),
+            );
             Ok(response)
         }
     }

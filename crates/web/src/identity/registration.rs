@@ -153,7 +153,7 @@ async fn submit_form(
     let Some(form) = check_form(state, &mut flow, submission) else {
         return reject(state, &mut flow, submission).await;
     };
-    let tenant = TenantId::DEFAULT;
+    let tenant = flow.tenant_id;
     let now = state.now();
     // Hashed whether or not the address is taken: both answers cost the same.
     let password = Secret::new(submission.text("password").unwrap_or(""));
@@ -312,7 +312,7 @@ async fn create_account(
     address: &str,
     address_verified: bool,
 ) -> Result<Response, ApiError> {
-    let tenant = TenantId::DEFAULT;
+    let tenant = flow.tenant_id;
     let now = state.now();
     let facts = state
         .schemas

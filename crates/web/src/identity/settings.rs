@@ -16,7 +16,7 @@ use crate::identity::flow::{
     FlowQuery, InitQuery, Submission, begin_submission, check_traits, error_response, flow_json,
     load_flow, new_flow, reject, see_other, sentence, wants_json,
 };
-use crate::identity::session::{CurrentSession, MaybeSession, end_other_sessions};
+use crate::identity::session::{CurrentSession, MaybeSession, end_other_sessions, session_in};
 use crate::identity::verification::{send_for_address, show_verification_ui};
 use crate::state::AppState;
 use crate::webhooks::{self, WebhookContext, WebhookEvent};
@@ -30,6 +30,7 @@ use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
 use gatehouse_domain::flow::{Flavor, Flow, FlowError, FlowKind, UiMessage};
 use gatehouse_domain::identity::Identity;
 use gatehouse_domain::identity::schema::TraitFacts;
+use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::secret::Secret;
 use gatehouse_domain::store::StoreError;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -42,7 +43,13 @@ pub fn new_settings_flow(
     identity: &Identity,
     return_to: Option<String>,
 ) -> Result<Flow, ApiError> {
-    let mut flow = new_flow(state, FlowKind::Settings, flavor, &InitQuery::default())?;
+    let mut flow = new_flow(
+        state,
+        identity.tenant_id,
+        FlowKind::Settings,
+        flavor,
+        &InitQuery::default(),
+    )?;
     flow.return_to = return_to;
     flow.identity_id = Some(identity.id);
     if let Value::Object(traits) = &identity.traits {
@@ -89,11 +96,12 @@ fn checked_return_to(state: &AppState, query: &InitQuery) -> Result<Option<Strin
 }
 
 /// Where a browser without a session goes: sign in, then back to `then`.
-fn sign_in_first(state: &AppState, then: &str, refresh: bool) -> Response {
+fn sign_in_first(state: &AppState, tenant: TenantId, then: &str, refresh: bool) -> Response {
     let encoded = utf8_percent_encode(then, NON_ALPHANUMERIC);
     let refresh = if refresh { "refresh=true&" } else { "" };
+    let tenant = crate::identity::tenant::query_suffix(tenant, false);
     see_other(&state.settings.url(&format!(
-        "/self-service/login/browser?{refresh}return_to={encoded}"
+        "/self-service/login/browser?{refresh}return_to={encoded}{tenant}"
     )))
 }
 
@@ -106,13 +114,25 @@ pub async fn init_browser(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let return_to = checked_return_to(&state, &query)?;
+    let tenant = crate::identity::tenant::named(&state, query.tenant.as_deref()).await?;
     let Some(current) = current else {
         let mut again = String::from("/self-service/settings/browser");
+        again.push_str(&crate::identity::tenant::query_suffix(tenant, true));
         if let Some(target) = &return_to {
-            again.push_str("?return_to=");
+            again.push(if tenant == TenantId::DEFAULT {
+                '?'
+            } else {
+                '&'
+            });
+            again.push_str("return_to=");
             again.push_str(&utf8_percent_encode(target, NON_ALPHANUMERIC).to_string());
         }
-        return Ok(sign_in_first(&state, &state.settings.url(&again), false));
+        return Ok(sign_in_first(
+            &state,
+            tenant,
+            &state.settings.url(&again),
+            false,
+        ));
     };
     let flow = new_settings_flow(&state, Flavor::Browser, &current.identity, return_to)?;
     state.store.insert_flow(&flow).await?;
@@ -142,13 +162,18 @@ fn identity_mismatch() -> ApiError {
     )
 }
 
-/// `GET /self-service/settings/flows?id=`: only for a session of the flow's identity.
+/// `GET /self-service/settings/flows?id=`: only for a session (of the flow's tenant) of the
+/// flow's identity.
 pub async fn get_flow(
     State(state): State<AppState>,
     Query(query): Query<FlowQuery>,
-    current: CurrentSession,
+    meta: RequestMeta,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let flow = load_flow(&state, FlowKind::Settings, query.flow_id()?).await?;
+    let current = session_in(&state, flow.tenant_id, &headers, &meta)
+        .await?
+        .ok_or_else(crate::identity::session::no_session)?;
     if flow.identity_id != Some(current.identity.id) {
         return Err(identity_mismatch());
     }
@@ -162,7 +187,6 @@ pub async fn get_flow(
 pub async fn submit(
     State(state): State<AppState>,
     Query(query): Query<FlowQuery>,
-    MaybeSession(current): MaybeSession,
     meta: RequestMeta,
     headers: HeaderMap,
     body: Bytes,
@@ -173,12 +197,16 @@ pub async fn submit(
             Err(response) => return response,
         };
     let is_form = submission.is_form;
+    let current = match session_in(&state, flow.tenant_id, &headers, &meta).await {
+        Ok(current) => current,
+        Err(err) => return error_response(is_form, err),
+    };
     let Some(current) = current else {
         if is_form {
             let page = state
                 .settings
                 .url(&format!("/ui/settings?flow={}", flow.id));
-            return sign_in_first(&state, &page, false);
+            return sign_in_first(&state, flow.tenant_id, &page, false);
         }
         return crate::identity::session::no_session().into_response();
     };
@@ -449,11 +477,12 @@ async fn refresh_required(
         .settings
         .url(&format!("/ui/settings?flow={}", flow.id));
     if submission.is_form {
-        return Ok(sign_in_first(state, &page, true));
+        return Ok(sign_in_first(state, flow.tenant_id, &page, true));
     }
     let login = state.settings.url(&format!(
-        "/self-service/login/browser?refresh=true&return_to={}",
-        utf8_percent_encode(&page, NON_ALPHANUMERIC)
+        "/self-service/login/browser?refresh=true&return_to={}{}",
+        utf8_percent_encode(&page, NON_ALPHANUMERIC),
+        crate::identity::tenant::query_suffix(flow.tenant_id, false)
     ));
     let body = json!({
         "error": {

@@ -75,7 +75,7 @@ pub(crate) async fn finish(
         address,
         hook,
     } = proven;
-    let identity = mark_address_verified(state, identity.id, &address)
+    let identity = mark_address_verified(state, identity.tenant_id, identity.id, &address)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(
@@ -115,10 +115,10 @@ pub(crate) async fn finish(
 /// of its verifiable addresses); the identity as it is now, `None` if it is gone.
 pub async fn mark_address_verified(
     state: &AppState,
+    tenant: gatehouse_domain::ids::TenantId,
     identity_id: Uuid,
     address: &str,
 ) -> Result<Option<Identity>, ApiError> {
-    let tenant = gatehouse_domain::ids::TenantId::DEFAULT;
     let Some(mut identity) = state.store.find_identity(tenant, identity_id).await? else {
         return Ok(None);
     };
@@ -153,7 +153,13 @@ pub async fn send_for_address(
     address: &str,
     return_to: Option<String>,
 ) -> Result<Option<Flow>, ApiError> {
-    let mut flow = new_flow(state, FlowKind::Verification, flavor, &InitQuery::default())?;
+    let mut flow = new_flow(
+        state,
+        identity.tenant_id,
+        FlowKind::Verification,
+        flavor,
+        &InitQuery::default(),
+    )?;
     flow.return_to = return_to;
     if crate::throttle::code_budget(
         state,

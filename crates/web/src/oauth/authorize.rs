@@ -10,7 +10,7 @@
 use crate::audit;
 use crate::cookie;
 use crate::extract::RequestMeta;
-use crate::identity::session::{CurrentSession, MaybeSession};
+use crate::identity::session::{CurrentSession, session_in};
 use crate::state::AppState;
 use crate::ui::PageError;
 use axum::body::Bytes;
@@ -18,7 +18,7 @@ use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
-use gatehouse_domain::ids::new_row_id;
+use gatehouse_domain::ids::{TenantId, new_row_id};
 use gatehouse_domain::oauth::authorize::{
     AuthorizationRequest, AuthorizeError, Params, Prompt, ResponseMode, check,
 };
@@ -51,17 +51,17 @@ pub fn consent_path(id: Uuid) -> String {
 pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
+    meta: RequestMeta,
     RawQuery(query): RawQuery,
-    MaybeSession(session): MaybeSession,
 ) -> Response {
     let params = parse_params(query.as_deref().unwrap_or("").as_bytes());
-    start(&state, &headers, params, session).await
+    start(&state, &headers, &meta, params).await
 }
 
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    MaybeSession(session): MaybeSession,
+    meta: RequestMeta,
     body: Bytes,
 ) -> Response {
     let is_form = crate::extract::media_type(&headers) == "application/x-www-form-urlencoded";
@@ -73,7 +73,21 @@ pub async fn post(
         )
         .into_response();
     }
-    start(&state, &headers, parse_params(&body), session).await
+    start(&state, &headers, &meta, parse_params(&body)).await
+}
+
+/// The browser's session in `tenant` (the client's): a session of another tenant does not
+/// count. A store failure was logged by `ApiError`; the request goes on as signed out.
+pub async fn tenant_session(
+    state: &AppState,
+    tenant: TenantId,
+    headers: &HeaderMap,
+    meta: &RequestMeta,
+) -> Option<CurrentSession> {
+    session_in(state, tenant, headers, meta)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Every value of every parameter, in order.
@@ -91,8 +105,8 @@ pub fn parse_params(raw: &[u8]) -> Params {
 async fn start(
     state: &AppState,
     headers: &HeaderMap,
+    meta: &RequestMeta,
     params: Params,
-    session: Option<CurrentSession>,
 ) -> Response {
     let client = match params
         .get("client_id")
@@ -125,6 +139,7 @@ async fn start(
             redirect_error(&request, "invalid_scope", inactive.to_string()),
         );
     }
+    let session = tenant_session(state, client.tenant_id, headers, meta).await;
     let (browser, set_cookie) = browser_binding(state, headers);
     let now = state.now();
     let pending = PendingAuthorization {
@@ -159,13 +174,14 @@ pub async fn resume(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<ContinueQuery>,
-    MaybeSession(session): MaybeSession,
+    meta: RequestMeta,
 ) -> Response {
     let loaded = match load_pending(&state, &headers, query.request.as_deref()).await {
         Ok(loaded) => loaded,
         Err(err) => return err.into_response(),
     };
     let (pending, client) = loaded;
+    let session = tenant_session(&state, pending.tenant_id, &headers, &meta).await;
     match decide(&state, &pending, &client, session.as_ref()).await {
         Ok(Step::Answer(answer)) => finish(&state, &pending, answer).await,
         Ok(step) => step.redirect(&state, &pending).await,
@@ -291,6 +307,11 @@ impl Step {
                     target.push_str("&login_hint=");
                     target.push_str(&urlencoding(hint));
                 }
+                // The person signs in to the client's tenant.
+                target.push_str(&crate::identity::tenant::query_suffix(
+                    pending.tenant_id,
+                    false,
+                ));
                 crate::ui::see_other(&target, None)
             }
             Step::Consent => crate::ui::see_other(&consent_path(pending.id), None),

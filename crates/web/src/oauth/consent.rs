@@ -6,7 +6,6 @@
 
 use super::authorize::{self, Answer, form_action_source, load_pending, session_fits};
 use crate::extract::RequestMeta;
-use crate::identity::session::MaybeSession;
 use crate::state::AppState;
 use crate::ui::{FormTargets, PageError, csrf, see_other};
 use axum::body::Bytes;
@@ -46,10 +45,11 @@ pub async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<ConsentQuery>,
-    MaybeSession(session): MaybeSession,
+    meta: RequestMeta,
 ) -> Result<Response, PageError> {
     let (pending, client) =
         load_pending(&state, &headers, query.consent_challenge.as_deref()).await?;
+    let session = authorize::tenant_session(&state, pending.tenant_id, &headers, &meta).await;
     let Some(current) = session.filter(|s| session_fits(&state, &pending, s)) else {
         // Signed out (or the sign-in is too old) since: sign in again through the request.
         return Ok(see_other(&authorize::continue_path(pending.id), None));
@@ -146,7 +146,6 @@ fn parse_form(body: &[u8]) -> ConsentForm {
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    MaybeSession(session): MaybeSession,
     meta: RequestMeta,
     body: Bytes,
 ) -> Result<Response, PageError> {
@@ -154,6 +153,7 @@ pub async fn submit(
     csrf::verify(&state, &headers, form.csrf_token.as_deref())?;
     let (pending, _client) =
         load_pending(&state, &headers, form.consent_challenge.as_deref()).await?;
+    let session = authorize::tenant_session(&state, pending.tenant_id, &headers, &meta).await;
     let Some(current) = session.filter(|s| session_fits(&state, &pending, s)) else {
         return Ok(see_other(&authorize::continue_path(pending.id), None));
     };

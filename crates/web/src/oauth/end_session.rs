@@ -160,7 +160,13 @@ async fn end(
 /// After a logout: to the client's URI, or to the signed-out page; the cookie is cleared.
 fn finished(state: &AppState, target: Option<String>) -> Response {
     let location = target.unwrap_or_else(|| state.settings.url(PAGE));
-    see_other(&location, Some(clear_session_cookie(state)))
+    see_other(
+        &location,
+        Some(clear_session_cookie(
+            state,
+            gatehouse_domain::ids::TenantId::DEFAULT,
+        )),
+    )
 }
 
 async fn logout(
@@ -319,8 +325,16 @@ pub async fn confirm(
     if let Some(current) = &current {
         end(&state, current, &meta, params.client_id.as_deref()).await?;
     }
+    let tenant = current
+        .as_ref()
+        .map_or(gatehouse_domain::ids::TenantId::DEFAULT, |c| {
+            c.session.tenant_id
+        });
     match target {
-        Some(target) => Ok(see_other(&target, Some(clear_session_cookie(&state)))),
-        None => signed_out_page(&state, Some(clear_session_cookie(&state))),
+        Some(target) => Ok(see_other(
+            &target,
+            Some(clear_session_cookie(&state, tenant)),
+        )),
+        None => signed_out_page(&state, Some(clear_session_cookie(&state, tenant))),
     }
 }

@@ -13,10 +13,11 @@ use crate::extract::RequestMeta;
 use crate::identity::session::{CurrentSession, MaybeSession, clear_session_cookie, logout_token};
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::audit::AuditEventType;
+use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::session::Session;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -45,6 +46,11 @@ const FLASHES: &[(&str, &str)] = &[
 #[derive(Serialize)]
 struct AccountPage {
     title: &'static str,
+    /// The name of the app (tenant) the account belongs to; `None` for the default tenant.
+    app_name: Option<String>,
+    /// The account's tenant id, carried by the page's links and forms; `None` for the default
+    /// tenant.
+    tenant: Option<String>,
     csrf_token: String,
     flash: Option<&'static str>,
     traits: Vec<TraitRow>,
@@ -125,10 +131,21 @@ fn flash_cookie(state: &AppState) -> String {
 pub async fn page(
     State(state): State<AppState>,
     MaybeSession(current): MaybeSession,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let Some(current) = current else {
-        return Ok(see_other(LOGIN, None));
+        // Signed out (of the tenant asked for): sign in there, then back here.
+        let tenant = crate::identity::session::requested_tenant(query.as_deref())
+            .unwrap_or(TenantId::DEFAULT);
+        if tenant == TenantId::DEFAULT {
+            return Ok(see_other(LOGIN, None));
+        }
+        let login = format!(
+            "/ui/login?tenant={}&return_to=%2Fui%2Faccount%3Ftenant%3D{}",
+            tenant.0, tenant.0
+        );
+        return Ok(see_other(&login, None));
     };
     let flash_name = flash_cookie(&state);
     let flash = cookie::get(&headers, &flash_name).and_then(|code| {
@@ -170,10 +187,13 @@ pub(super) async fn render(
     let authorizations =
         authorizations::rows(state, current.identity.tenant_id, current.identity.id).await?;
     let (csrf_token, csrf_cookie) = csrf::token(state, headers);
+    let tenant = current.session.tenant_id;
     let html = state.pages.render(
         "account.html",
         AccountPage {
             title: "Your account",
+            app_name: crate::identity::tenant::app_name(state, tenant).await,
+            tenant: (tenant != TenantId::DEFAULT).then(|| tenant.0.to_string()),
             csrf_token,
             flash,
             traits: traits(&current.identity.traits),
@@ -217,9 +237,13 @@ pub(super) fn checked(
     Ok(Some(current))
 }
 
-pub(super) fn back_with(state: &AppState, flash: &str) -> Response {
+pub(super) fn back_with(state: &AppState, tenant: TenantId, flash: &str) -> Response {
     let flash = cookie::set(&state.settings, &flash_cookie(state), flash, Some(60));
-    see_other("/ui/account", Some(flash))
+    let page = format!(
+        "/ui/account{}",
+        crate::identity::tenant::query_suffix(tenant, true)
+    );
+    see_other(&page, Some(flash))
 }
 
 pub async fn revoke_one(
@@ -243,8 +267,9 @@ pub async fn revoke_one(
             "There is no such session, or it has already been signed out.",
         ));
     }
-    audit::identity_event(
+    audit::identity_event_in(
         &state,
+        current.session.tenant_id,
         AuditEventType::SessionRevoked,
         current.identity.id,
         Actor::Person(&meta),
@@ -252,9 +277,16 @@ pub async fn revoke_one(
     )
     .await;
     if id == current.session.id {
-        return Ok(see_other("/ui/login", Some(clear_session_cookie(&state))));
+        return Ok(see_other(
+            "/ui/login",
+            Some(clear_session_cookie(&state, current.session.tenant_id)),
+        ));
     }
-    Ok(back_with(&state, "session_revoked"))
+    Ok(back_with(
+        &state,
+        current.session.tenant_id,
+        "session_revoked",
+    ))
 }
 
 pub async fn revoke_all(
@@ -268,7 +300,11 @@ pub async fn revoke_all(
         return Ok(see_other(LOGIN, None));
     };
     crate::identity::session::end_other_sessions(&state, &current, &meta).await?;
-    Ok(back_with(&state, "sessions_revoked"))
+    Ok(back_with(
+        &state,
+        current.session.tenant_id,
+        "sessions_revoked",
+    ))
 }
 
 #[cfg(test)]

@@ -170,7 +170,11 @@ pub async fn deactivate(
             "You have no application with this client ID.",
         ));
     }
-    Ok(back_with(&state, "application_deactivated"))
+    Ok(back_with(
+        &state,
+        current.session.tenant_id,
+        "application_deactivated",
+    ))
 }
 
 #[cfg(test)]

@@ -73,5 +73,9 @@ pub async fn revoke(
             "You have not authorized an application with this client ID.",
         ));
     }
-    Ok(back_with(&state, "authorization_revoked"))
+    Ok(back_with(
+        &state,
+        current.session.tenant_id,
+        "authorization_revoked",
+    ))
 }

@@ -177,6 +177,10 @@ pub struct WebhookContext {
     request_method: Option<String>,
     session: Option<Value>,
     client: ClientView,
+    /// The tenant the event happened in: its deliveries are recorded there (the default tenant
+    /// when unset). Not part of the payload.
+    #[serde(skip)]
+    tenant: Option<gatehouse_domain::ids::TenantId>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -203,7 +207,7 @@ impl WebhookContext {
     /// client `meta` describes.
     pub fn for_flow(state: &AppState, flow: &Flow, meta: &RequestMeta) -> Self {
         let kind = flow.kind.as_str();
-        Self::new()
+        let mut ctx = Self::new()
             .flow(flow.id, flow.flavor, kind)
             .request(
                 "POST",
@@ -211,7 +215,9 @@ impl WebhookContext {
                     .settings
                     .url(&format!("/self-service/{kind}?flow={}", flow.id)),
             )
-            .client(meta)
+            .client(meta);
+        ctx.tenant = Some(flow.tenant_id);
+        ctx
     }
 
     /// `ctx.flow`: `{id, type: "api" | "browser", kind}`.
@@ -360,6 +366,9 @@ pub async fn before(
             now,
             webhooks.settings.retention,
         );
+        delivery.tenant_id = ctx
+            .tenant
+            .unwrap_or(gatehouse_domain::ids::TenantId::DEFAULT);
         delivery.attempts = 1;
         let result = match render_error {
             Some(err) => {
@@ -473,6 +482,9 @@ pub async fn after(state: &AppState, event: WebhookEvent, ctx: &WebhookContext) 
             }
         };
         delivery.updated_at = now;
+        delivery.tenant_id = ctx
+            .tenant
+            .unwrap_or(gatehouse_domain::ids::TenantId::DEFAULT);
         match state.store.insert_webhook_delivery(&delivery).await {
             Ok(()) => queued |= delivery.status == DeliveryStatus::Queued,
             Err(err) => {

@@ -68,8 +68,9 @@ pub async fn revoke(
         .revoke_session(current.session.tenant_id, Some(current.identity.id), id)
         .await?;
     if revoked {
-        audit::identity_event(
+        audit::identity_event_in(
             &state,
+            current.session.tenant_id,
             AuditEventType::SessionRevoked,
             current.identity.id,
             Actor::Person(&meta),
@@ -106,8 +107,9 @@ pub async fn end_other_sessions(
             Some(current.session.id),
         )
         .await?;
-    audit::identity_event(
+    audit::identity_event_in(
         state,
+        current.session.tenant_id,
         AuditEventType::SessionRevoked,
         current.identity.id,
         Actor::Person(meta),

@@ -40,6 +40,10 @@ pub fn logout_url(state: &AppState, session: &Session, return_to: Option<&str>) 
         url.push_str("&return_to=");
         url.extend(url::form_urlencoded::byte_serialize(to.as_bytes()));
     }
+    url.push_str(&crate::identity::tenant::query_suffix(
+        session.tenant_id,
+        false,
+    ));
     url
 }
 
@@ -73,8 +77,9 @@ pub async fn api(
         .store
         .revoke_session(session.tenant_id, Some(session.identity_id), session.id)
         .await?;
-    audit::identity_event(
+    audit::identity_event_in(
         &state,
+        session.tenant_id,
         AuditEventType::Logout,
         session.identity_id,
         Actor::Person(&meta),
@@ -111,6 +116,8 @@ pub async fn browser(
 pub struct FollowQuery {
     token: Option<String>,
     return_to: Option<String>,
+    /// The tenant whose session (and cookie) the link ends; the default tenant when absent.
+    tenant: Option<String>,
 }
 
 pub async fn follow(
@@ -125,6 +132,13 @@ pub async fn follow(
         .as_deref()
         .and_then(|raw| allowed_return_to(&state.settings, raw))
         .unwrap_or_else(|| state.settings.url("/ui/login"));
+    let tenant = super::requested_tenant(
+        query
+            .tenant
+            .as_deref()
+            .map(|t| format!("tenant={t}"))
+            .as_deref(),
+    )?;
     if let Some(current) = current {
         let session = &current.session;
         let valid = query
@@ -142,8 +156,9 @@ pub async fn follow(
             .revoke_session(session.tenant_id, Some(session.identity_id), session.id)
             .await?;
         tracing::debug!(session.id = %session.id, "session ended by logout");
-        audit::identity_event(
+        audit::identity_event_in(
             &state,
+            session.tenant_id,
             AuditEventType::Logout,
             session.identity_id,
             Actor::Person(&meta),
@@ -151,7 +166,10 @@ pub async fn follow(
         )
         .await;
     }
-    Ok(see_other(&target, Some(clear_session_cookie(&state))))
+    Ok(see_other(
+        &target,
+        Some(clear_session_cookie(&state, tenant)),
+    ))
 }
 
 #[cfg(test)]

@@ -2,6 +2,13 @@
 //! and [`MaybeSession`] extractors (cookie or `X-Session-Token`; idle and absolute lifetimes
 //! enforced here, on the server), the Kratos-shaped JSON view, and the routes `/sessions/*` and
 //! the logout endpoints.
+//!
+//! Sessions belong to a tenant, and a browser holds one session cookie per tenant: the default
+//! tenant's is the configured name (`gatehouse_session`), another tenant's is that name followed
+//! by `_` and the tenant id without dashes (`gatehouse_session_0193…`). A request asks for the
+//! session of one tenant (`?tenant=ID`, the default tenant otherwise; a flow or an OAuth 2.0
+//! request names its own), and a session of any other tenant never counts: not its cookie, and
+//! not an `X-Session-Token` of another tenant.
 
 mod api;
 mod logout;
@@ -19,6 +26,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::get;
 use gatehouse_domain::identity::{Identity, IdentityState};
+use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::secret::{Secret, TokenHash};
 use gatehouse_domain::session::{AuthenticationMethod, Session};
 use serde::Serialize;
@@ -65,26 +73,49 @@ pub async fn start_session(
     Ok((session, token))
 }
 
-/// The session cookie's name: the configured one, `__Host-` prefixed when the issuer is https.
-pub fn session_cookie_name(state: &AppState) -> String {
-    state
-        .settings
-        .cookie_name(&state.settings.session.cookie_name)
+/// The session cookie's name for `tenant`: the configured one for the default tenant, with
+/// `_<tenant id without dashes>` appended for another; `__Host-` prefixed when the issuer is
+/// https.
+pub fn session_cookie_name(state: &AppState, tenant: TenantId) -> String {
+    let base = &state.settings.session.cookie_name;
+    if tenant == TenantId::DEFAULT {
+        state.settings.cookie_name(base)
+    } else {
+        state
+            .settings
+            .cookie_name(&format!("{base}_{}", tenant.0.simple()))
+    }
 }
 
-/// The `Set-Cookie` value carrying `token`, kept by the browser until the absolute expiry.
-pub fn session_cookie(state: &AppState, token: &Secret) -> HeaderValue {
+/// The `Set-Cookie` value carrying `token` of a session of `tenant`, kept by the browser until
+/// the absolute expiry.
+pub fn session_cookie(state: &AppState, tenant: TenantId, token: &Secret) -> HeaderValue {
     cookie::set(
         &state.settings,
-        &session_cookie_name(state),
+        &session_cookie_name(state, tenant),
         token.expose(),
         Some(state.settings.session.lifetimes.absolute.whole_seconds()),
     )
 }
 
-/// The `Set-Cookie` value that removes the session cookie.
-pub fn clear_session_cookie(state: &AppState) -> HeaderValue {
-    cookie::clear(&state.settings, &session_cookie_name(state))
+/// The `Set-Cookie` value that removes the session cookie of `tenant`.
+pub fn clear_session_cookie(state: &AppState, tenant: TenantId) -> HeaderValue {
+    cookie::clear(&state.settings, &session_cookie_name(state, tenant))
+}
+
+/// The tenant a request names with `?tenant=ID`: the default tenant when absent; a value that
+/// is not a UUID is a 400. Whether the tenant exists is the caller's concern (a session of an
+/// unknown tenant cannot exist).
+pub fn requested_tenant(query: Option<&str>) -> Result<TenantId, ApiError> {
+    let raw = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(name, _)| name == "tenant")
+        .map(|(_, value)| value.into_owned());
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(TenantId::DEFAULT),
+        Some(raw) => Uuid::parse_str(raw).map(TenantId).map_err(|_| {
+            ApiError::bad_request("invalid_tenant", "the tenant parameter must be a tenant id")
+        }),
+    }
 }
 
 /// The valid session from the cookie or `X-Session-Token` (401 JSON `ApiError` otherwise).
@@ -98,20 +129,26 @@ pub struct CurrentSession {
 #[derive(Debug, Clone)]
 pub struct MaybeSession(pub Option<CurrentSession>);
 
-/// The token the request presents: `X-Session-Token` first, then the session cookie.
-fn presented_token<'a>(state: &AppState, headers: &'a HeaderMap) -> Option<&'a str> {
+/// The token the request presents for `tenant`: `X-Session-Token` first, then the tenant's
+/// session cookie.
+fn presented_token<'a>(
+    state: &AppState,
+    headers: &'a HeaderMap,
+    tenant: TenantId,
+) -> Option<&'a str> {
     headers
         .get(SESSION_TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
-        .or_else(|| cookie::get(headers, &session_cookie_name(state)))
+        .or_else(|| cookie::get(headers, &session_cookie_name(state, tenant)))
 }
 
-/// The session `token` stands for, if it is valid now and its identity is active; a use is
-/// recorded (at most once a minute) with the request's device.
+/// The session `token` stands for, if it is a session of `tenant`, valid now, and its identity
+/// is active; a use is recorded (at most once a minute) with the request's device.
 pub async fn resolve_session(
     state: &AppState,
+    tenant: TenantId,
     token: &str,
     request: &RequestMeta,
 ) -> Result<Option<CurrentSession>, ApiError> {
@@ -123,7 +160,7 @@ pub async fn resolve_session(
     else {
         return Ok(None);
     };
-    if !session.is_valid_at(now) {
+    if session.tenant_id != tenant || !session.is_valid_at(now) {
         return Ok(None);
     }
     let identity = match state
@@ -160,11 +197,29 @@ pub async fn resolve_session(
     Ok(Some(CurrentSession { session, identity }))
 }
 
-async fn from_parts(state: &AppState, parts: &Parts) -> Result<Option<CurrentSession>, ApiError> {
-    let Some(token) = presented_token(state, &parts.headers) else {
+/// The request's session of `tenant`, if it has a valid one.
+pub async fn session_in(
+    state: &AppState,
+    tenant: TenantId,
+    headers: &HeaderMap,
+    request: &RequestMeta,
+) -> Result<Option<CurrentSession>, ApiError> {
+    let Some(token) = presented_token(state, headers, tenant) else {
         return Ok(None);
     };
-    resolve_session(state, token, &RequestMeta::from_parts(parts)).await
+    resolve_session(state, tenant, token, request).await
+}
+
+/// The session of the tenant the request names (`?tenant=`, the default tenant otherwise).
+async fn from_parts(state: &AppState, parts: &Parts) -> Result<Option<CurrentSession>, ApiError> {
+    let tenant = requested_tenant(parts.uri.query())?;
+    session_in(
+        state,
+        tenant,
+        &parts.headers,
+        &RequestMeta::from_parts(parts),
+    )
+    .await
 }
 
 /// 401: no valid session in the request.
