@@ -648,5 +648,31 @@ async fn an_oauth_client_of_another_tenant_signs_in_that_tenants_people_only() {
         assert!(!next.body.contains("Sign in to Blog"), "{}", next.body);
         assert!(browser.cookies.contains_key("gatehouse_session"));
         assert!(browser.cookies.contains_key(&cookie_name(&blog)));
+
+        // RP-initiated logout with the ID token ends the Blog session only.
+        let id_token = tokens["id_token"].as_str().expect("id token");
+        let out = browser
+            .get(&format!(
+                "/oauth2/sessions/logout?id_token_hint={id_token}&post_logout_redirect_uri={}",
+                encode("https://rp.example/bye")
+            ))
+            .await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.body);
+        assert!(
+            out.location
+                .as_deref()
+                .is_some_and(|l| l.starts_with("https://rp.example/bye")),
+            "{:?}",
+            out.location
+        );
+        assert!(!browser.cookies.contains_key(&cookie_name(&blog)));
+        assert_eq!(
+            browser
+                .get(&format!("/sessions/whoami?tenant={blog}"))
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(browser.get("/sessions/whoami").await.status, StatusCode::OK);
     }
 }

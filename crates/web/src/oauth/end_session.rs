@@ -8,12 +8,16 @@
 //! site cannot sign anyone out. The browser goes to `post_logout_redirect_uri` (with `state`)
 //! only when it is exactly one of the requesting client's registered URIs; otherwise it sees the
 //! signed-out page. `ui_locales` is accepted and ignored.
+//!
+//! The session that ends is the browser's session of the requesting client's tenant (the hint's
+//! `tenant_id`, else the client's tenant, else the default tenant): signing out of one app
+//! leaves the browser's sessions of other tenants alone.
 
 use crate::audit;
 use crate::extract::RequestMeta;
 use crate::extract::form::FormParams;
 use crate::extract::media_type;
-use crate::identity::session::{CurrentSession, MaybeSession, clear_session_cookie};
+use crate::identity::session::{CurrentSession, clear_session_cookie, session_in};
 use crate::state::AppState;
 use crate::ui::{PageError, csrf, see_other};
 use axum::body::Bytes;
@@ -21,6 +25,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
+use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::oauth::logout::{
     IdTokenHint, id_token_hint, post_logout_redirect, requesting_client,
 };
@@ -157,21 +162,47 @@ async fn end(
     Ok(())
 }
 
-/// After a logout: to the client's URI, or to the signed-out page; the cookie is cleared.
-fn finished(state: &AppState, target: Option<String>) -> Response {
+/// After a logout: to the client's URI, or to the signed-out page; the cookie of `tenant` is
+/// cleared.
+fn finished(state: &AppState, tenant: TenantId, target: Option<String>) -> Response {
     let location = target.unwrap_or_else(|| state.settings.url(PAGE));
-    see_other(
-        &location,
-        Some(clear_session_cookie(
-            state,
-            gatehouse_domain::ids::TenantId::DEFAULT,
-        )),
-    )
+    see_other(&location, Some(clear_session_cookie(state, tenant)))
+}
+
+/// The tenant whose session a logout is about: the hint's, else the requesting client's, else
+/// the default tenant.
+async fn logout_tenant(
+    state: &AppState,
+    hint: Option<&IdTokenHint>,
+    client_id: Option<&str>,
+) -> Result<TenantId, PageError> {
+    if let Some(tenant) = hint.and_then(|h| h.tenant_id) {
+        return Ok(tenant);
+    }
+    let client = match client_id {
+        Some(id) => state.clients.get(id).await?,
+        None => None,
+    };
+    Ok(client.map_or(TenantId::DEFAULT, |c| c.tenant_id))
+}
+
+/// The browser's session of `tenant` (a store failure was logged; the request goes on as
+/// signed out).
+async fn session_of(
+    state: &AppState,
+    tenant: TenantId,
+    headers: &HeaderMap,
+    meta: &RequestMeta,
+) -> Option<CurrentSession> {
+    session_in(state, tenant, headers, meta)
+        .await
+        .ok()
+        .flatten()
 }
 
 async fn logout(
     state: AppState,
-    current: Option<CurrentSession>,
+    headers: HeaderMap,
     meta: RequestMeta,
     params: LogoutParams,
 ) -> Result<Response, PageError> {
@@ -183,9 +214,10 @@ async fn logout(
     let client_id = requesting_client(hint.as_ref(), params.client_id.as_deref())
         .map_err(|e| PageError::bad_request(format!("The sign-out request is not valid: {e}.")))?;
     let target = redirect_target(&state, client_id, &params).await?;
-    let Some(current) = current else {
+    let tenant = logout_tenant(&state, hint.as_ref(), client_id).await?;
+    let Some(current) = session_of(&state, tenant, &headers, &meta).await else {
         // Nobody is signed in here: nothing to end.
-        return Ok(finished(&state, target));
+        return Ok(finished(&state, tenant, target));
     };
     let hint_names_this_person = hint.as_ref().is_some_and(|h| {
         h.sub == current.identity.id.to_string()
@@ -193,7 +225,7 @@ async fn logout(
     });
     if hint_names_this_person {
         end(&state, &current, &meta, client_id).await?;
-        return Ok(finished(&state, target));
+        return Ok(finished(&state, tenant, target));
     }
     // No hint, or a hint for someone else: the person decides.
     let query = params.carried(client_id);
@@ -208,24 +240,23 @@ async fn logout(
 /// `GET /oauth2/sessions/logout`.
 pub async fn get(
     State(state): State<AppState>,
-    MaybeSession(current): MaybeSession,
+    headers: HeaderMap,
     meta: RequestMeta,
     uri: Uri,
 ) -> Result<Response, PageError> {
     let params = LogoutParams::parse(uri.query().unwrap_or("").as_bytes())?;
-    logout(state, current, meta, params).await
+    logout(state, headers, meta, params).await
 }
 
 /// `POST /oauth2/sessions/logout` (a form body, same parameters).
 pub async fn post(
     State(state): State<AppState>,
-    MaybeSession(current): MaybeSession,
     meta: RequestMeta,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
     let params = form_body(&headers, &body)?;
-    logout(state, current, meta, params).await
+    logout(state, headers, meta, params).await
 }
 
 #[derive(Serialize)]
@@ -264,14 +295,15 @@ fn signed_out_page(state: &AppState, cookie: Option<HeaderValue>) -> Result<Resp
 /// again.
 pub async fn page(
     State(state): State<AppState>,
-    MaybeSession(current): MaybeSession,
+    meta: RequestMeta,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, PageError> {
-    if current.is_none() {
+    let params = LogoutParams::parse(uri.query().unwrap_or("").as_bytes())?;
+    let tenant = logout_tenant(&state, None, params.client_id.as_deref()).await?;
+    if session_of(&state, tenant, &headers, &meta).await.is_none() {
         return signed_out_page(&state, None);
     }
-    let params = LogoutParams::parse(uri.query().unwrap_or("").as_bytes())?;
     let client = match params.client_id.as_deref() {
         Some(id) => state.clients.get(id).await?.filter(|c| c.active),
         None => None,
@@ -311,7 +343,6 @@ pub async fn page(
 /// one, then goes to the client's URI when it is registered, or shows the signed-out page.
 pub async fn confirm(
     State(state): State<AppState>,
-    MaybeSession(current): MaybeSession,
     meta: RequestMeta,
     headers: HeaderMap,
     body: Bytes,
@@ -322,14 +353,10 @@ pub async fn confirm(
     csrf::verify(&state, &headers, csrf_token.as_deref())?;
     let params = form_body(&headers, &body)?;
     let target = redirect_target(&state, params.client_id.as_deref(), &params).await?;
-    if let Some(current) = &current {
-        end(&state, current, &meta, params.client_id.as_deref()).await?;
+    let tenant = logout_tenant(&state, None, params.client_id.as_deref()).await?;
+    if let Some(current) = session_of(&state, tenant, &headers, &meta).await {
+        end(&state, &current, &meta, params.client_id.as_deref()).await?;
     }
-    let tenant = current
-        .as_ref()
-        .map_or(gatehouse_domain::ids::TenantId::DEFAULT, |c| {
-            c.session.tenant_id
-        });
     match target {
         Some(target) => Ok(see_other(
             &target,
