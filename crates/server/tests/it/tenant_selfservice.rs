@@ -473,6 +473,39 @@ async fn api_flows_work_per_tenant_and_the_same_address_is_two_accounts() {
         );
         assert_eq!(whoami(&app, None, &default_token).await.0, StatusCode::OK);
 
+        // Settings through the API in Blog: the flow is the session's tenant's.
+        let settings = |tenant: Option<&str>| {
+            let path = match tenant {
+                Some(tenant) => format!("/self-service/settings/api?tenant={tenant}"),
+                None => "/self-service/settings/api".to_owned(),
+            };
+            app.public_request(Method::GET, &path)
+                .header("X-Session-Token", &blog_token)
+                .send()
+        };
+        let (status, _) = json_of(settings(None).await.expect("sends")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, flow) = json_of(settings(Some(&blog)).await.expect("sends")).await;
+        assert_eq!(status, StatusCode::OK, "{flow}");
+        assert_eq!(flow["identity"]["tenant_id"], blog.as_str());
+        let (status, body) = crate::selfservice::save_settings(
+            &app,
+            flow["id"].as_str().expect("id"),
+            &blog_token,
+            json!({"method": "profile", "traits": {"email": address, "first_name": "Sam"}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", app.backend);
+        assert_eq!(body["identity"]["traits"]["first_name"], "Sam", "{body}");
+        // The default tenant's account with the same address did not change.
+        let (_, who) = whoami(&app, None, &default_token).await;
+        assert!(
+            who["identity"]["traits"]
+                .get("first_name")
+                .is_none_or(|n| n != "Sam"),
+            "{who}"
+        );
+
         // Recovery through the API in Blog.
         let (status, flow) = api_flow_in(&app, "recovery", &blog).await;
         assert_eq!(status, StatusCode::OK, "{flow}");
