@@ -207,7 +207,8 @@ pub fn looks_like_api_key(presented: &str) -> bool {
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {
-    /// `Conflict` if the id is taken.
+    /// Stores the tenant with the built-in scope catalog ([`crate::oauth::catalog::builtin_scopes`])
+    /// in one transaction. `Conflict` if the id is taken.
     async fn insert_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
     async fn find_tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     /// One page in id order (the default tenant first), after the cursor.

@@ -3,6 +3,7 @@
 use crate::{Store, Ts, corrupt, store_error, with_pool};
 use async_trait::async_trait;
 use gatehouse_domain::ids::TenantId;
+use gatehouse_domain::oauth::catalog::builtin_scopes;
 use gatehouse_domain::secret::TokenHash;
 use gatehouse_domain::store::{StoreError, StoreResult};
 use gatehouse_domain::tenant::{
@@ -110,7 +111,10 @@ fn missing_tenant(err: sqlx::Error) -> StoreError {
 impl TenantStore for Store {
     async fn insert_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
         let settings = settings_json(tenant)?;
+        // A new tenant starts with the built-in scope catalog, as the default tenant did.
+        let scopes = builtin_scopes(tenant.id, tenant.created_at);
         with_pool!(self, |pool| {
+            let mut tx = pool.begin().await.map_err(store_error)?;
             sqlx::query(
                 "INSERT INTO tenants (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
             )
@@ -119,9 +123,29 @@ impl TenantStore for Store {
             .bind(Json(&settings))
             .bind(Ts(tenant.created_at))
             .bind(Ts(tenant.updated_at))
-            .execute(pool)
+            .execute(&mut *tx)
             .await
             .map_err(store_error)?;
+            for scope in &scopes {
+                sqlx::query(
+                    "INSERT INTO oauth2_scopes (tenant_id, name, display_name, description, \
+                     claims, active, builtin, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(scope.tenant_id.0)
+                .bind(&scope.name)
+                .bind(&scope.display_name)
+                .bind(&scope.description)
+                .bind(Json(&scope.claims))
+                .bind(scope.active)
+                .bind(scope.builtin)
+                .bind(Ts(scope.created_at))
+                .bind(Ts(scope.updated_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            }
+            tx.commit().await.map_err(store_error)?;
         });
         Ok(())
     }

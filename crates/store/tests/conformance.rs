@@ -2878,6 +2878,12 @@ mod tenants {
                 .expect("reads")
                 .expect("exists");
             assert_eq!(found, a, "{}", store.backend_name());
+            // A new tenant starts with the built-in scopes, its own.
+            use gatehouse_domain::oauth::store::ScopeStore;
+            let scopes = store.list_scopes(a.id).await.expect("lists");
+            let mut builtin = gatehouse_domain::oauth::catalog::builtin_scopes(a.id, a.created_at);
+            builtin.sort_by(|x, y| x.name.cmp(&y.name));
+            assert_eq!(scopes, builtin, "{}", store.backend_name());
 
             let first = store.list_tenants(None, 2).await.expect("lists");
             assert_eq!(

@@ -148,6 +148,8 @@ pub async fn create(
     let (name, settings) = req.parse()?;
     let tenant = Tenant::new(name, settings, stored_precision(state.now()));
     state.store.insert_tenant(&tenant).await?;
+    // Its built-in scopes: this node knows them at once, the others within seconds.
+    crate::oauth::catalog::reload(&state).await;
     tracing::info!(tenant.id = %tenant.id, "tenant created");
     record(
         &state,
