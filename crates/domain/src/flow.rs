@@ -241,6 +241,10 @@ pub struct Flow {
     /// Settings: the identity whose settings the flow changes (only its sessions may submit).
     #[serde(default)]
     pub identity_id: Option<Uuid>,
+    /// Registration: the identity schema of the flow's tenant, when it is not the deployment's
+    /// default (its fields are the form's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_id: Option<String>,
     /// Bumped by every update; an update that read an older version loses (compare-and-swap), so
     /// two concurrent submissions of one flow cannot both count.
     #[serde(skip)]
@@ -281,6 +285,7 @@ impl Flow {
             pending: None,
             challenge: None,
             identity_id: None,
+            schema_id: None,
             version: 0,
         }
     }

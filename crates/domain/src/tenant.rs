@@ -74,6 +74,10 @@ pub struct TenantSettings {
     pub allowed_return_urls: Vec<String>,
     #[serde(default)]
     pub magic_link: MagicLinkSettings,
+    /// The configured identity schema the tenant's new identities follow; the deployment's
+    /// default schema when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_schema: Option<String>,
 }
 
 impl TenantSettings {
@@ -114,6 +118,7 @@ impl TenantSettings {
             redirect_uri,
             allowed_return_urls,
             magic_link,
+            identity_schema: None,
         })
     }
 }

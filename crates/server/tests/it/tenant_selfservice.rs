@@ -709,3 +709,120 @@ async fn an_oauth_client_of_another_tenant_signs_in_that_tenants_people_only() {
         assert_eq!(browser.get("/sessions/whoami").await.status, StatusCode::OK);
     }
 }
+
+#[tokio::test]
+async fn an_app_can_have_its_own_identity_schema() {
+    let dir = std::env::temp_dir().join(format!("gatehouse-schema-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("member.json"),
+        r#"{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+            "properties": {
+              "email": {"type": "string", "format": "email", "title": "Email",
+                        "gatehouse": {"identifier": true, "verifiable": "email", "recovery": "email"}},
+              "member_number": {"type": "string", "title": "Member number", "pattern": "^M[0-9]{3}$"}
+            },
+            "required": ["email", "member_number"], "additionalProperties": false}"#,
+    )
+    .expect("writes");
+    let files = [("member".to_owned(), dir.join("member.json"))].into();
+    let schemas =
+        std::sync::Arc::new(gatehouse::config::load_schemas(&files, None).expect("loads"));
+    for app in TestApp::all_with("tenant_schema", |config| {
+        config.identity.schemas = schemas.clone();
+    })
+    .await
+    {
+        let admin = |method: reqwest::Method, path: String, body: serde_json::Value| {
+            let app = &app;
+            async move {
+                crate::support::app::json_of(
+                    app.admin_request(method, &path)
+                        .json(&body)
+                        .send()
+                        .await
+                        .expect("sends"),
+                )
+                .await
+            }
+        };
+        let (status, body) = admin(
+            reqwest::Method::POST,
+            "/admin/tenants".into(),
+            serde_json::json!({"name": "Club", "settings": {"identity_schema": "nope"}}),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{body}");
+        let (status, club) = admin(
+            reqwest::Method::POST,
+            "/admin/tenants".into(),
+            serde_json::json!({"name": "Club", "settings": {"identity_schema": "member"}}),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{club}");
+        assert_eq!(club["settings"]["identity_schema"], "member");
+        let tenant = club["id"].as_str().expect("id").to_owned();
+
+        // The app's registration form asks for its traits.
+        let flow: serde_json::Value = app
+            .public_request(
+                reqwest::Method::GET,
+                &format!("/self-service/registration/api?tenant={tenant}"),
+            )
+            .send()
+            .await
+            .expect("sends")
+            .json()
+            .await
+            .expect("json");
+        assert!(
+            flow.to_string().contains("traits.member_number"),
+            "{}: {flow}",
+            app.backend
+        );
+        // The default tenant's does not.
+        let default_flow: serde_json::Value = app
+            .public_request(reqwest::Method::GET, "/self-service/registration/api")
+            .send()
+            .await
+            .expect("sends")
+            .json()
+            .await
+            .expect("json");
+        assert!(!default_flow.to_string().contains("member_number"));
+
+        // Identities created in the app follow its schema.
+        let (status, body) = admin(
+            reqwest::Method::POST,
+            format!("/admin/identities?tenant_id={tenant}"),
+            serde_json::json!({"traits": {"email": "a@club.example"}}),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.to_string().contains("member_number"), "{body}");
+        let (status, created) = admin(
+            reqwest::Method::POST,
+            format!("/admin/identities?tenant_id={tenant}"),
+            serde_json::json!({"traits": {"email": "a@club.example", "member_number": "M123"}}),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+        assert_eq!(created["schema_id"], "member");
+
+        // The tenant API's signup has only an address: the app's schema wants more.
+        let key = crate::tenants::create_key(&app, &tenant, "backend").await;
+        let signup = app
+            .public_request(
+                reqwest::Method::POST,
+                &format!("/api/auth/credentials/signup/{tenant}"),
+            )
+            .bearer_auth(key["key"].as_str().expect("key"))
+            .json(&serde_json::json!({"email": "b@club.example", "password": "tawny-kettle-orbit-93"}))
+            .send()
+            .await
+            .expect("sends");
+        assert_eq!(signup.status(), reqwest::StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = signup.json().await.expect("json");
+        assert_eq!(body["error"]["id"], "invalid_traits", "{body}");
+    }
+}

@@ -153,17 +153,17 @@ fn tenant_query(query: Result<Query<TenantQuery>, QueryRejection>) -> Result<Ten
     Ok(query.tenant())
 }
 
-/// Validates the traits against the requested (or default) schema.
+/// Validates the traits against the requested schema, else `fallback_schema` (the identity's
+/// current one, or its tenant's for a new identity).
 fn validate(
     state: &AppState,
     req: &IdentityRequest,
-    current_schema: Option<&str>,
+    fallback_schema: &str,
 ) -> Result<(String, TraitFacts), ApiError> {
     let schema_id = req
         .schema_id
         .clone()
-        .or_else(|| current_schema.map(str::to_owned))
-        .unwrap_or_else(|| state.settings.identity.default_schema_id.clone());
+        .unwrap_or_else(|| fallback_schema.to_owned());
     let facts = state
         .schemas
         .validate(&schema_id, &req.traits)
@@ -229,7 +229,8 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let tenant = tenant_of(&state, &req, tenant_query(query)?).await?;
     let requested_state = state_of(&req)?;
-    let (schema_id, facts) = validate(&state, &req, None)?;
+    let tenant_schema = crate::identity::tenant::schema_of(&state, tenant).await?;
+    let (schema_id, facts) = validate(&state, &req, &tenant_schema)?;
     let password = password_of(&state, &req).await?;
     let now = stored_precision(state.now());
     let mut identity = Identity::new(tenant, &schema_id, req.traits.clone(), &facts, now);
@@ -335,7 +336,7 @@ async fn replace(
         ));
     }
     let requested_state = state_of(req)?;
-    let (schema_id, facts) = validate(state, req, Some(&current.schema_id))?;
+    let (schema_id, facts) = validate(state, req, &current.schema_id)?;
     let password = password_of(state, req).await?;
     let now = stored_precision(state.now());
     current.schema_id = schema_id;

@@ -17,6 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
+use gatehouse_domain::identity::schema::SchemaRegistry;
 use gatehouse_domain::identity::stored_precision;
 use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::oauth::store::ClientFilter;
@@ -46,6 +47,9 @@ pub struct TenantResponse {
 pub struct SettingsView {
     #[serde(default)]
     pub magic_link: MagicLinkSettings,
+    /// A configured identity schema id (`[identity] schemas`); the default schema when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_schema: Option<String>,
 }
 
 impl TenantResponse {
@@ -57,6 +61,7 @@ impl TenantResponse {
             allowed_return_urls: tenant.settings.allowed_return_urls.clone(),
             settings: SettingsView {
                 magic_link: tenant.settings.magic_link,
+                identity_schema: tenant.settings.identity_schema.clone(),
             },
             default: tenant.is_default(),
             created_at: rfc3339(tenant.created_at),
@@ -87,13 +92,26 @@ pub struct TenantRequest {
 }
 
 impl TenantRequest {
-    fn parse(self) -> Result<(String, TenantSettings), ApiError> {
+    fn parse(self, schemas: &SchemaRegistry) -> Result<(String, TenantSettings), ApiError> {
         let name = parse_name(&self.name)?;
-        let settings = TenantSettings::parse(
+        let mut settings = TenantSettings::parse(
             self.redirect_uri,
             &self.allowed_return_urls,
             self.settings.magic_link,
         )?;
+        if let Some(schema) = &self.settings.identity_schema
+            && !schemas.contains(schema)
+        {
+            return Err(ApiError::bad_request(
+                "invalid_tenant",
+                format!(
+                    "settings.identity_schema: {schema:?} is not a configured identity schema \
+                     (configured: {})",
+                    schemas.ids().join(", ")
+                ),
+            ));
+        }
+        settings.identity_schema = self.settings.identity_schema;
         Ok((name, settings))
     }
 }
@@ -145,7 +163,7 @@ pub async fn create(
             "id: is chosen by the server",
         ));
     }
-    let (name, settings) = req.parse()?;
+    let (name, settings) = req.parse(&state.schemas)?;
     let tenant = Tenant::new(name, settings, stored_precision(state.now()));
     state.store.insert_tenant(&tenant).await?;
     // Its built-in scopes: this node knows them at once, the others within seconds.
@@ -221,7 +239,7 @@ async fn replace_with(
             "id: does not match the tenant addressed",
         ));
     }
-    let (name, settings) = req.parse()?;
+    let (name, settings) = req.parse(&state.schemas)?;
     tenant.name = name;
     tenant.settings = settings;
     tenant.updated_at = stored_precision(state.now());

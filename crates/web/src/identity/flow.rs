@@ -161,7 +161,13 @@ pub async fn create_flow(
     query: &InitQuery,
 ) -> Result<Flow, ApiError> {
     let tenant = crate::identity::tenant::named(state, query.tenant.as_deref()).await?;
-    let flow = new_flow(state, tenant, kind, flavor, query)?;
+    let mut flow = new_flow(state, tenant, kind, flavor, query)?;
+    if kind == FlowKind::Registration {
+        let schema = crate::identity::tenant::schema_of(state, tenant).await?;
+        if schema != state.settings.identity.default_schema_id {
+            flow.schema_id = Some(schema);
+        }
+    }
     state.store.insert_flow(&flow).await?;
     Ok(flow)
 }
@@ -469,7 +475,7 @@ pub fn check_traits(
     }
     match state
         .schemas
-        .validate(&state.settings.identity.default_schema_id, &traits)
+        .validate(crate::identity::tenant::flow_schema(state, flow), &traits)
     {
         Ok(facts) => Some((traits, facts)),
         Err(err) => {
@@ -576,11 +582,11 @@ fn code_node(flow: &Flow, label: &str) -> Value {
     )
 }
 
-/// One input per trait of the default schema, named `traits.<name>`.
+/// One input per trait of the flow's schema, named `traits.<name>`.
 fn trait_nodes(state: &AppState, flow: &Flow, group: &str, out: &mut Vec<Value>) {
     let fields = state
         .schemas
-        .form_fields(&state.settings.identity.default_schema_id)
+        .form_fields(crate::identity::tenant::flow_schema(state, flow))
         .unwrap_or_default();
     for field in &fields {
         let name = format!("traits.{}", field.name);

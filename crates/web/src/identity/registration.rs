@@ -164,7 +164,7 @@ async fn submit_form(
         .find_identity_by_identifier(tenant, &identifier)
         .await?
         .is_some();
-    let schema_id = state.settings.identity.default_schema_id.clone();
+    let schema_id = crate::identity::tenant::flow_schema(state, &flow).to_owned();
 
     if state.settings.flows.session_after_registration {
         if taken {

@@ -55,3 +55,25 @@ pub fn query_suffix(tenant: TenantId, first: bool) -> String {
         format!("{}tenant={}", if first { '?' } else { '&' }, tenant.0)
     }
 }
+
+/// The identity schema new identities of `tenant` follow: the tenant's
+/// `settings.identity_schema`, else the deployment's default schema.
+pub async fn schema_of(state: &AppState, tenant: TenantId) -> Result<String, ApiError> {
+    let default = || state.settings.identity.default_schema_id.clone();
+    if tenant == TenantId::DEFAULT {
+        return Ok(default());
+    }
+    Ok(state
+        .store
+        .find_tenant(tenant)
+        .await?
+        .and_then(|t| t.settings.identity_schema)
+        .unwrap_or_else(default))
+}
+
+/// The schema of a flow's form: the flow's own, else the deployment's default.
+pub fn flow_schema<'a>(state: &'a AppState, flow: &'a gatehouse_domain::flow::Flow) -> &'a str {
+    flow.schema_id
+        .as_deref()
+        .unwrap_or(&state.settings.identity.default_schema_id)
+}

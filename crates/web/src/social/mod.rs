@@ -391,7 +391,7 @@ async fn identity_for(
         }
         LinkDecision::Refuse(reason) => return Ok(Err(reason)),
         LinkDecision::Create { email, verified } => {
-            let schema_id = &state.settings.identity.default_schema_id;
+            let schema_id = &crate::identity::tenant::schema_of(state, tenant).await?;
             let traits = serde_json::json!({ "email": email });
             let Ok(facts) = state.schemas.validate(schema_id, &traits) else {
                 // The tenant's schema wants more than an address: no account from a provider.

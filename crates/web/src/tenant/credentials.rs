@@ -88,7 +88,12 @@ pub async fn signup(
             crate::throttle::RetryAfter(std::time::Duration::from_secs(wait)).into_response(),
         );
     }
-    let schema_id = state.settings.identity.default_schema_id.clone();
+    let schema_id = caller
+        .tenant
+        .settings
+        .identity_schema
+        .clone()
+        .unwrap_or_else(|| state.settings.identity.default_schema_id.clone());
     let traits = json!({ "email": req.email.trim() });
     let facts = state.schemas.validate(&schema_id, &traits).map_err(|e| {
         // A schema that requires more than an address cannot take a signup with only one.

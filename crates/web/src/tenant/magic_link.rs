@@ -96,7 +96,12 @@ pub async fn request(
     {
         return Ok(wait.into_response());
     }
-    let Some(identity) = find_or_create(&state, tenant.id, &address).await? else {
+    let schema_id = tenant
+        .settings
+        .identity_schema
+        .as_deref()
+        .unwrap_or(&state.settings.identity.default_schema_id);
+    let Some(identity) = find_or_create(&state, tenant.id, schema_id, &address).await? else {
         // The address is not one the app's schema takes, or the account is inactive: nothing
         // is sent, and the answer is the same.
         return Ok(sent());
@@ -150,11 +155,13 @@ fn sent() -> Response {
     (StatusCode::ACCEPTED, axum::Json(json!({"status": "sent"}))).into_response()
 }
 
-/// The active identity with `address` in the app, created (address unverified) when there is
-/// none; `None` when it is inactive or the app's schema cannot take an address alone.
+/// The active identity with `address` in the app, created (address unverified, schema
+/// `schema_id`) when there is none; `None` when it is inactive or the app's schema cannot take an
+/// address alone.
 async fn find_or_create(
     state: &AppState,
     tenant: TenantId,
+    schema_id: &str,
     address: &str,
 ) -> Result<Option<Identity>, ApiError> {
     if let Some((identity, _)) = state
@@ -164,7 +171,6 @@ async fn find_or_create(
     {
         return Ok(Some(identity).filter(|i| i.state == IdentityState::Active));
     }
-    let schema_id = &state.settings.identity.default_schema_id;
     let traits = json!({ "email": address });
     let Ok(facts) = state.schemas.validate(schema_id, &traits) else {
         return Ok(None);
