@@ -12,6 +12,14 @@ pub struct TenantId(pub Uuid);
 impl TenantId {
     /// The tenant created by the first migration; single-product installs only ever see this one.
     pub const DEFAULT: TenantId = TenantId(Uuid::from_u128(1));
+    /// The developer console's tenant (migration 0026): developers are its identities. Built
+    /// in like the default tenant: never deleted, nobody's app.
+    pub const CONSOLE: TenantId = TenantId(Uuid::from_u128(2));
+
+    /// The default or the console tenant: created by a migration, never deleted.
+    pub fn is_builtin(self) -> bool {
+        self == Self::DEFAULT || self == Self::CONSOLE
+    }
 }
 
 impl fmt::Display for TenantId {

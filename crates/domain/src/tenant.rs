@@ -221,9 +221,23 @@ pub trait TenantStore: Send + Sync {
     /// Replaces name and settings (and `updated_at`); `NotFound` if it is gone.
     async fn update_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
     /// Deletes the tenant and every row that belongs to it (identities, sessions, clients,
-    /// grants, tokens, codes, flows, messages, audit events, throttles, scopes, API keys), in
-    /// one transaction. `NotFound` if absent; `Conflict` for the default tenant.
+    /// grants, tokens, codes, flows, messages, audit events, throttles, scopes, API keys, its
+    /// console owner), in one transaction. `NotFound` if absent; `Conflict` for the default and
+    /// the console tenant.
     async fn delete_tenant(&self, id: TenantId) -> StoreResult<()>;
+
+    /// Stores the tenant as [`Self::insert_tenant`] does, owned by the developer `owner` (an
+    /// identity of [`TenantId::CONSOLE`]), in one transaction.
+    async fn insert_owned_tenant(
+        &self,
+        tenant: &Tenant,
+        owner: Uuid,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// The tenants `owner` owns, oldest first.
+    async fn list_owned_tenants(&self, owner: Uuid) -> StoreResult<Vec<Tenant>>;
+    /// The tenant `id` if `owner` owns it (`None` for another developer's app).
+    async fn find_owned_tenant(&self, owner: Uuid, id: TenantId) -> StoreResult<Option<Tenant>>;
 
     /// `NotFound` if the tenant does not exist.
     async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;

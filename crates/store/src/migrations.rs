@@ -39,6 +39,7 @@ pub(crate) const SQLITE: &[Embedded] = embed!("sqlite":
     23 "0023_create_social_login",
     24 "0024_create_magic_links",
     25 "0025_create_tenant_api_keys",
+    26 "0026_create_console",
 );
 
 pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
@@ -67,6 +68,7 @@ pub(crate) const POSTGRES: &[Embedded] = embed!("postgres":
     23 "0023_create_social_login",
     24 "0024_create_magic_links",
     25 "0025_create_tenant_api_keys",
+    26 "0026_create_console",
 );
 
 fn migrator(embedded: &[Embedded]) -> Migrator {

@@ -17,6 +17,7 @@ use uuid::Uuid;
 /// rows they reference. A conformance test checks that the schema has no other such table, so a
 /// new tenant-owned table cannot be forgotten here.
 pub const TENANT_OWNED_TABLES: &[&str] = &[
+    "console_app_owners",
     "oauth2_refresh_families",
     "oauth2_grant_revocations",
     "oauth2_consents",
@@ -93,6 +94,8 @@ impl ApiKeyRow {
 }
 
 const TENANT_COLUMNS: &str = "id, name, settings, created_at, updated_at";
+/// [`TENANT_COLUMNS`] of `tenants t` in a join.
+const OWNED_TENANT_COLUMNS: &str = "t.id, t.name, t.settings, t.created_at, t.updated_at";
 const KEY_COLUMNS: &str = "id, tenant_id, name, prefix, key_hash, created_at, last_used_at";
 
 fn settings_json(tenant: &Tenant) -> StoreResult<serde_json::Value> {
@@ -107,9 +110,14 @@ fn missing_tenant(err: sqlx::Error) -> StoreError {
     }
 }
 
-#[async_trait]
-impl TenantStore for Store {
-    async fn insert_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+impl Store {
+    /// The tenant row, its built-in scopes and, for an app made in the console, its owner row,
+    /// in one transaction.
+    async fn insert_tenant_owned_by(
+        &self,
+        tenant: &Tenant,
+        owner: Option<(Uuid, OffsetDateTime)>,
+    ) -> StoreResult<()> {
         let settings = settings_json(tenant)?;
         // A new tenant starts with the built-in scope catalog, as the default tenant did.
         let scopes = builtin_scopes(tenant.id, tenant.created_at);
@@ -145,9 +153,71 @@ impl TenantStore for Store {
                 .await
                 .map_err(store_error)?;
             }
+            if let Some((owner, now)) = owner {
+                sqlx::query(
+                    "INSERT INTO console_app_owners (tenant_id, identity_id, created_at) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(tenant.id.0)
+                .bind(owner)
+                .bind(Ts(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(missing_tenant)?;
+            }
             tx.commit().await.map_err(store_error)?;
         });
         Ok(())
+    }
+}
+
+#[async_trait]
+impl TenantStore for Store {
+    async fn insert_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
+        self.insert_tenant_owned_by(tenant, None).await
+    }
+
+    async fn insert_owned_tenant(
+        &self,
+        tenant: &Tenant,
+        owner: Uuid,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.insert_tenant_owned_by(tenant, Some((owner, now)))
+            .await
+    }
+
+    async fn list_owned_tenants(&self, owner: Uuid) -> StoreResult<Vec<Tenant>> {
+        let sql = format!(
+            "SELECT {OWNED_TENANT_COLUMNS} FROM tenants t \
+             JOIN console_app_owners o ON o.tenant_id = t.id \
+             WHERE o.identity_id = $1 ORDER BY t.id"
+        );
+        let rows: Vec<TenantRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(owner)
+                .fetch_all(pool)
+                .await
+                .map_err(store_error)?
+        });
+        rows.into_iter().map(TenantRow::into_tenant).collect()
+    }
+
+    async fn find_owned_tenant(&self, owner: Uuid, id: TenantId) -> StoreResult<Option<Tenant>> {
+        let sql = format!(
+            "SELECT {OWNED_TENANT_COLUMNS} FROM tenants t \
+             JOIN console_app_owners o ON o.tenant_id = t.id \
+             WHERE o.identity_id = $1 AND t.id = $2"
+        );
+        let row: Option<TenantRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(owner)
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
+                .map_err(store_error)?
+        });
+        row.map(TenantRow::into_tenant).transpose()
     }
 
     async fn find_tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>> {
@@ -199,9 +269,14 @@ impl TenantStore for Store {
     }
 
     async fn delete_tenant(&self, id: TenantId) -> StoreResult<()> {
-        if id == TenantId::DEFAULT {
+        if id.is_builtin() {
             return Err(StoreError::Conflict {
-                constraint: "default_tenant".to_owned(),
+                constraint: if id == TenantId::DEFAULT {
+                    "default_tenant"
+                } else {
+                    "console_tenant"
+                }
+                .to_owned(),
             });
         }
         let affected = with_pool!(self, |pool| {

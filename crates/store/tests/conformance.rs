@@ -1782,9 +1782,21 @@ mod scopes {
                 assert_eq!(&s, e);
             }
             assert!(stored[0].created_at > NOW - Duration::days(3650));
+            // The console tenant (migration 0026) has the same built-in rows, its own.
+            let console = store.list_scopes(TenantId::CONSOLE).await.expect("lists");
+            assert_eq!(console.len(), expected.len());
+            for (s, e) in console.iter().zip(&expected) {
+                let s = CatalogScope {
+                    created_at: NOW,
+                    updated_at: NOW,
+                    tenant_id: TenantId::DEFAULT,
+                    ..s.clone()
+                };
+                assert_eq!(&s, e);
+            }
             assert_eq!(
                 store.list_all_scopes().await.expect("lists").len(),
-                expected.len()
+                expected.len() * 2
             );
         }
     }
@@ -2885,10 +2897,11 @@ mod tenants {
             builtin.sort_by(|x, y| x.name.cmp(&y.name));
             assert_eq!(scopes, builtin, "{}", store.backend_name());
 
-            let first = store.list_tenants(None, 2).await.expect("lists");
+            // The built-in tenants first: the default one, then the console's.
+            let first = store.list_tenants(None, 3).await.expect("lists");
             assert_eq!(
                 first.iter().map(|t| t.id).collect::<Vec<_>>(),
-                vec![TenantId::DEFAULT, a.id]
+                vec![TenantId::DEFAULT, TenantId::CONSOLE, a.id]
             );
             let rest = store.list_tenants(Some(a.id.0), 2).await.expect("lists");
             assert_eq!(rest, vec![b.clone()]);
@@ -2904,6 +2917,91 @@ mod tenants {
                 store.update_tenant(&ghost).await,
                 Err(StoreError::NotFound)
             ));
+        }
+    }
+
+    #[tokio::test]
+    async fn console_apps_belong_to_their_developer_and_go_with_their_tenant() {
+        for store in stores("tenant_owned").await {
+            let (alice, alice_ids) = person(TenantId::CONSOLE, "alice@example.com");
+            let (bob, bob_ids) = person(TenantId::CONSOLE, "bob@example.com");
+            for (who, ids) in [(&alice, &alice_ids), (&bob, &bob_ids)] {
+                store
+                    .insert_identity(who, ids, None)
+                    .await
+                    .expect("inserts");
+            }
+            let blog = tenant("blog", 1);
+            let notes = tenant("notes", 2);
+            let shop = tenant("shop", 3);
+            store
+                .insert_owned_tenant(&blog, alice.id, NOW)
+                .await
+                .expect("inserts");
+            store
+                .insert_owned_tenant(&notes, alice.id, NOW)
+                .await
+                .expect("inserts");
+            store
+                .insert_owned_tenant(&shop, bob.id, NOW)
+                .await
+                .expect("inserts");
+            // The app comes with its scope catalog, as any tenant does.
+            use gatehouse_domain::oauth::store::ScopeStore;
+            assert!(!store.list_scopes(blog.id).await.expect("lists").is_empty());
+
+            let mine = store.list_owned_tenants(alice.id).await.expect("lists");
+            assert_eq!(
+                mine,
+                vec![blog.clone(), notes.clone()],
+                "{}",
+                store.backend_name()
+            );
+            assert_eq!(
+                store
+                    .find_owned_tenant(alice.id, blog.id)
+                    .await
+                    .expect("reads"),
+                Some(blog.clone())
+            );
+            for (owner, id) in [
+                (bob.id, blog.id),
+                (alice.id, shop.id),
+                (alice.id, TenantId::CONSOLE),
+                (alice.id, TenantId::DEFAULT),
+            ] {
+                assert_eq!(
+                    store.find_owned_tenant(owner, id).await.expect("reads"),
+                    None
+                );
+            }
+            // An owner that is no identity: nothing is written.
+            let ghost = tenant("ghost", 4);
+            assert!(matches!(
+                store
+                    .insert_owned_tenant(&ghost, uuid::Uuid::now_v7(), NOW)
+                    .await,
+                Err(StoreError::NotFound)
+            ));
+            assert_eq!(store.find_tenant(ghost.id).await.expect("reads"), None);
+
+            // Deleting the app takes its ownership along; the console tenant cannot go.
+            store.delete_tenant(blog.id).await.expect("deletes");
+            assert_eq!(
+                store.list_owned_tenants(alice.id).await.expect("lists"),
+                vec![notes.clone()]
+            );
+            assert!(matches!(
+                store.delete_tenant(TenantId::CONSOLE).await,
+                Err(StoreError::Conflict { .. })
+            ));
+            assert!(
+                store
+                    .find_tenant(TenantId::CONSOLE)
+                    .await
+                    .expect("reads")
+                    .is_some()
+            );
         }
     }
 

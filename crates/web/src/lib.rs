@@ -3,6 +3,7 @@
 //! access gateway's proxy and decision listeners ([`gateway`]).
 
 pub mod admin;
+pub mod apps;
 pub mod audit;
 pub mod bff;
 pub mod client_addr;

@@ -136,11 +136,12 @@ async fn admin_api_creates_reads_updates_and_lists_tenants() {
         let (_, reread) = admin(&app, Method::GET, &format!("/admin/tenants/{id}"), None).await;
         assert_eq!(reread, patched);
 
-        // The list: default tenant first, then in creation order, pages with a Link header.
+        // The list: the built-in tenants first (default, console), then in creation order,
+        // pages with a Link header.
         app.clock.advance(time::Duration::seconds(1));
         let second = create_tenant(&app, "Bob's shop").await;
         let response = app
-            .admin_request(Method::GET, "/admin/tenants?page_size=2")
+            .admin_request(Method::GET, "/admin/tenants?page_size=3")
             .send()
             .await
             .expect("sends");
@@ -158,8 +159,16 @@ async fn admin_api_creates_reads_updates_and_lists_tenants() {
             .iter()
             .map(|t| t["id"].as_str().expect("id"))
             .collect();
-        assert_eq!(ids, vec![DEFAULT_TENANT, id.as_str()]);
+        assert_eq!(
+            ids,
+            vec![
+                DEFAULT_TENANT,
+                "00000000-0000-0000-0000-000000000002",
+                id.as_str()
+            ]
+        );
         assert_eq!(page[0]["default"], true);
+        assert_eq!(page[1]["name"], "Gatehouse console");
         let next = link
             .strip_prefix('<')
             .and_then(|l| l.split_once('>'))
@@ -223,8 +232,8 @@ async fn bad_tenant_input_is_a_clear_400_and_writes_nothing() {
         let (_, list) = admin(&app, Method::GET, "/admin/tenants", None).await;
         assert_eq!(
             list.as_array().map(Vec::len),
-            Some(1),
-            "only the default tenant: {list}"
+            Some(2),
+            "only the built-in tenants (default, console): {list}"
         );
 
         let (status, _) = admin(&app, Method::GET, "/admin/tenants?page_size=0", None).await;

@@ -3,10 +3,12 @@
 //! revoke a tenant's API keys. Every change is an audit event.
 //!
 //! Deleting a tenant deletes everything it owns (identities, sessions, clients, grants, tokens,
-//! API keys, audit events, ...) in one transaction; the default tenant cannot be deleted.
+//! API keys, audit events, ...) in one transaction; the built-in tenants (the default one and the
+//! developer console's) cannot be deleted. The changes themselves, with their audit events, are
+//! [`crate::apps`], which the console shares.
 
 use super::json_patch::{self, Operation, PatchError};
-use crate::audit;
+use crate::apps::{self, ChangedBy};
 use crate::error::ApiError;
 use crate::extract::json::JsonBody;
 use crate::identity::rfc3339;
@@ -16,17 +18,15 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
 use gatehouse_domain::identity::schema::SchemaRegistry;
 use gatehouse_domain::identity::stored_precision;
 use gatehouse_domain::ids::TenantId;
-use gatehouse_domain::oauth::store::ClientFilter;
 use gatehouse_domain::store::StoreError;
 use gatehouse_domain::tenant::{
     ApiKey, MagicLinkSettings, Tenant, TenantError, TenantSettings, parse_name,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 /// A tenant as the admin API shows it.
@@ -143,16 +143,6 @@ async fn find(state: &AppState, id: &str) -> Result<Tenant, ApiError> {
         .ok_or_else(tenant_not_found)
 }
 
-async fn record(state: &AppState, tenant: TenantId, kind: AuditEventType, details: Value) {
-    audit::record(
-        state,
-        AuditEvent::new(tenant, kind, AuditResult::Success, state.now())
-            .actor("admin")
-            .details(details),
-    )
-    .await;
-}
-
 pub async fn create(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<TenantRequest>,
@@ -165,17 +155,7 @@ pub async fn create(
     }
     let (name, settings) = req.parse(&state.schemas)?;
     let tenant = Tenant::new(name, settings, stored_precision(state.now()));
-    state.store.insert_tenant(&tenant).await?;
-    // Its built-in scopes: this node knows them at once, the others within seconds.
-    crate::oauth::catalog::reload(&state).await;
-    tracing::info!(tenant.id = %tenant.id, "tenant created");
-    record(
-        &state,
-        tenant.id,
-        AuditEventType::TenantCreated,
-        json!({"tenant_id": tenant.id, "name": tenant.name}),
-    )
-    .await;
+    apps::create(&state, &tenant, ChangedBy::Admin).await?;
     Ok((StatusCode::CREATED, Json(TenantResponse::new(&tenant))).into_response())
 }
 
@@ -243,18 +223,11 @@ async fn replace_with(
     tenant.name = name;
     tenant.settings = settings;
     tenant.updated_at = stored_precision(state.now());
-    match state.store.update_tenant(&tenant).await {
+    match apps::update(state, &tenant, ChangedBy::Admin).await {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(tenant_not_found()),
         Err(e) => return Err(e.into()),
     }
-    record(
-        state,
-        tenant.id,
-        AuditEventType::TenantUpdated,
-        json!({"tenant_id": tenant.id, "name": tenant.name}),
-    )
-    .await;
     Ok(Json(TenantResponse::new(&tenant)))
 }
 
@@ -292,29 +265,6 @@ pub async fn patch(
     replace_with(&state, tenant, req).await
 }
 
-/// Every `client_id` of the tenant, so this node's client cache can forget them.
-async fn client_ids(state: &AppState, tenant: TenantId) -> Result<Vec<String>, ApiError> {
-    let mut ids = Vec::new();
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .list_clients(&ClientFilter {
-                tenant_id: Some(tenant),
-                client_name: None,
-                after,
-                limit: 500,
-            })
-            .await?;
-        let full = page.len() == 500;
-        after = page.last().map(|c| c.id);
-        ids.extend(page.into_iter().map(|c| c.client_id));
-        if !full {
-            return Ok(ids);
-        }
-    }
-}
-
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -327,27 +277,18 @@ pub async fn delete(
             "the default tenant cannot be deleted",
         ));
     }
-    let clients = client_ids(&state, tenant.id).await?;
-    match state.store.delete_tenant(tenant.id).await {
+    if tenant.id == TenantId::CONSOLE {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "console_tenant",
+            "the developer console's tenant cannot be deleted",
+        ));
+    }
+    match apps::delete(&state, &tenant, ChangedBy::Admin).await {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(tenant_not_found()),
         Err(e) => return Err(e.into()),
     }
-    for client_id in &clients {
-        state.clients.invalidate(client_id).await;
-    }
-    crate::oauth::catalog::reload(&state).await;
-    state.scopes.changed.notify_one();
-    tracing::info!(tenant.id = %tenant.id, "tenant deleted with all its data");
-    // The tenant's own audit events went with it: the record of its deletion lives in the
-    // default tenant.
-    record(
-        &state,
-        TenantId::DEFAULT,
-        AuditEventType::TenantDeleted,
-        json!({"tenant_id": tenant.id, "name": tenant.name, "clients": clients.len()}),
-    )
-    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -389,19 +330,12 @@ pub async fn create_api_key(
 ) -> Result<Response, ApiError> {
     let tenant = find(&state, &id).await?;
     let name = parse_name(&req.name)?;
-    let (key, secret) = ApiKey::generate(tenant.id, name, stored_precision(state.now()));
-    match state.store.insert_api_key(&key).await {
-        Ok(()) => {}
+    let (key, secret) = match apps::create_api_key(&state, tenant.id, name, ChangedBy::Admin).await
+    {
+        Ok(created) => created,
         Err(StoreError::NotFound) => return Err(tenant_not_found()),
         Err(e) => return Err(e.into()),
-    }
-    record(
-        &state,
-        tenant.id,
-        AuditEventType::ApiKeyCreated,
-        json!({"api_key_id": key.id, "prefix": key.prefix, "name": key.name}),
-    )
-    .await;
+    };
     let mut body = serde_json::to_value(ApiKeyResponse::new(&key))
         .map_err(|e| ApiError::internal("cannot serialize an API key", &e))?;
     body["key"] = json!(secret.expose());
@@ -428,17 +362,10 @@ pub async fn revoke_api_key(
 ) -> Result<StatusCode, ApiError> {
     let tenant = find(&state, &id).await?;
     let key_id = Uuid::try_parse(&key_id).map_err(|_| key_not_found())?;
-    match state.store.delete_api_key(tenant.id, key_id).await {
+    match apps::revoke_api_key(&state, tenant.id, key_id, ChangedBy::Admin).await {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(key_not_found()),
         Err(e) => return Err(e.into()),
     }
-    record(
-        &state,
-        tenant.id,
-        AuditEventType::ApiKeyRevoked,
-        json!({"api_key_id": key_id}),
-    )
-    .await;
     Ok(StatusCode::NO_CONTENT)
 }
