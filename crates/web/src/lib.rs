@@ -7,6 +7,7 @@ pub mod apps;
 pub mod audit;
 pub mod bff;
 pub mod client_addr;
+pub mod console;
 pub mod cookie;
 pub mod courier;
 pub mod error;

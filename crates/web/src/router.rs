@@ -4,7 +4,8 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    admin, client_addr, health, identity, ip_ban, metrics, oauth, social, tenant, throttle, ui,
+    admin, client_addr, console, health, identity, ip_ban, metrics, oauth, social, tenant,
+    throttle, ui,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -103,6 +104,7 @@ pub fn public_router(state: &AppState) -> Router {
         .merge(identity::session::router())
         .merge(tenant::router())
         .merge(ui::router())
+        .merge(console::router())
         .merge(social::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -8,6 +8,7 @@ mod authorizations;
 mod bad_input;
 mod bff;
 mod cli;
+mod console;
 mod courier;
 mod courier_smtp;
 mod gateway;

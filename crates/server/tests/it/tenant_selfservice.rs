@@ -12,7 +12,7 @@ use crate::tenants::create_tenant;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const STRONG: &str = "correct horse battery staple 93";
+pub(crate) const STRONG: &str = "correct horse battery staple 93";
 const OTHER: &str = "violet-anchor-meadow-58";
 
 /// The session cookie of `tenant` (the default tenant's is plain `gatehouse_session`).
@@ -22,7 +22,12 @@ fn cookie_name(tenant: &str) -> String {
 
 /// The six-digit code in the newest message of `template_type` to `address` in `tenant`'s
 /// outbox (waiting a little: codes are queued just after the answer).
-async fn code_in(app: &TestApp, tenant: &str, address: &str, template_type: &str) -> String {
+pub(crate) async fn code_in(
+    app: &TestApp,
+    tenant: &str,
+    address: &str,
+    template_type: &str,
+) -> String {
     for _ in 0..100 {
         let (status, body) = json_of(
             app.admin_request(
@@ -124,7 +129,7 @@ async fn whoami(app: &TestApp, tenant: Option<&str>, token: &str) -> (StatusCode
 }
 
 /// Fills in the registration page `page` and the code that follows; the answer to the code.
-async fn register_on_page(
+pub(crate) async fn register_on_page(
     app: &TestApp,
     browser: &mut Browser,
     page: &Page,
@@ -165,7 +170,7 @@ async fn register_on_page(
 }
 
 /// Posts the login page `page`.
-async fn sign_in_on_page(
+pub(crate) async fn sign_in_on_page(
     browser: &mut Browser,
     page: &Page,
     address: &str,

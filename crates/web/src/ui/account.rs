@@ -106,7 +106,7 @@ fn traits(traits: &serde_json::Value) -> Vec<TraitRow> {
         .collect()
 }
 
-pub(super) fn when(t: OffsetDateTime) -> String {
+pub(crate) fn when(t: OffsetDateTime) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     t.to_offset(time::UtcOffset::UTC)
         .format(&format)

@@ -61,6 +61,26 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "oauth/consent.html",
         include_str!("../../templates/oauth/consent.html"),
     ),
+    (
+        "console/layout.html",
+        include_str!("../../templates/console/layout.html"),
+    ),
+    (
+        "console/apps.html",
+        include_str!("../../templates/console/apps.html"),
+    ),
+    (
+        "console/app.html",
+        include_str!("../../templates/console/app.html"),
+    ),
+    (
+        "console/app_delete.html",
+        include_str!("../../templates/console/app_delete.html"),
+    ),
+    (
+        "console/api_key_created.html",
+        include_str!("../../templates/console/api_key_created.html"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../../static/gatehouse.css");
@@ -205,9 +225,10 @@ fn security_headers(headers: &mut HeaderMap, issuer: &str, targets: Option<&Form
 }
 
 /// Public-listener middleware: renders [`PageError`]s with `error.html`, and puts the security
-/// headers on every `/ui/*` response and every error page.
+/// headers on every `/ui/*` and `/console/*` response and every error page.
 pub async fn page_layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let is_ui = request.uri().path().starts_with("/ui/");
+    let path = request.uri().path();
+    let is_ui = path.starts_with("/ui/") || path == "/console" || path.starts_with("/console/");
     let mut response = next.run(request).await;
     let failed = response.extensions_mut().remove::<error::Failure>();
     if let Some(failure) = &failed {
