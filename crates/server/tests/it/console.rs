@@ -498,3 +498,80 @@ async fn console_forms_refuse_a_missing_or_forged_csrf_token() {
         assert!(page.body.contains("This app has no API keys."));
     }
 }
+
+#[tokio::test]
+async fn a_developer_turns_on_magic_links_for_an_app() {
+    for app in TestApp::all("console_magic_links").await {
+        let mut browser = developer(&app, "dev@example.com").await;
+        let app_id = create_app(&mut browser, "Blog").await;
+        let key = create_key(&mut browser, &app_id, "backend").await;
+        let ask = |key: String| {
+            let app = &app;
+            let app_id = app_id.clone();
+            async move {
+                app.public_request(Method::POST, &format!("/api/auth/magic-link/{app_id}"))
+                    .bearer_auth(key)
+                    .json(&json!({"email": "amy@example.com"}))
+                    .send()
+                    .await
+                    .expect("sends")
+                    .status()
+            }
+        };
+        assert_eq!(
+            ask(key.clone()).await,
+            StatusCode::FORBIDDEN,
+            "off at first"
+        );
+
+        let path = format!("/console/apps/{app_id}/magic-links");
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for bad in [
+            vec![
+                ("enabled", "true"),
+                ("lifespan_minutes", "soon"),
+                ("redirect_uri", ""),
+            ],
+            vec![
+                ("enabled", "true"),
+                ("lifespan_minutes", "0"),
+                ("redirect_uri", ""),
+            ],
+            vec![
+                ("enabled", "true"),
+                ("lifespan_minutes", ""),
+                ("redirect_uri", "not a url"),
+            ],
+        ] {
+            let refused = post(&mut browser, &page, &path, &bad).await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad:?}");
+        }
+        let saved = post(
+            &mut browser,
+            &page,
+            &path,
+            &[
+                ("enabled", "true"),
+                ("lifespan_minutes", "30"),
+                ("redirect_uri", "https://blog.example/signed-in"),
+            ],
+        )
+        .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let shown = browser.follow(saved).await;
+        assert!(shown.body.contains("The settings have been saved."));
+        assert!(shown.body.contains("blog.example"), "{}", shown.body);
+        assert_eq!(ask(key).await, StatusCode::ACCEPTED, "{}", app.backend);
+        let (_, tenant) = admin(&app, Method::GET, &format!("/admin/tenants/{app_id}"), None).await;
+        assert_eq!(tenant["settings"]["magic_link"]["lifespan_minutes"], 30);
+        assert_eq!(tenant["redirect_uri"], "https://blog.example/signed-in");
+
+        // Another developer cannot see or change it.
+        let mut other = developer(&app, "eve@example.com").await;
+        assert_eq!(other.get(&path).await.status, StatusCode::NOT_FOUND);
+        let own = other.get("/console/").await;
+        let posted = post(&mut other, &own, &path, &[("lifespan_minutes", "5")]).await;
+        assert_eq!(posted.status, StatusCode::NOT_FOUND);
+    }
+}

@@ -10,6 +10,7 @@
 
 mod api_keys;
 mod apps;
+mod magic_links;
 
 use crate::cookie;
 use crate::extract::RequestMeta;
@@ -48,6 +49,7 @@ const FLASHES: &[(&str, &str)] = &[
         "api_key_revoked",
         "The API key has been revoked. It no longer works.",
     ),
+    ("settings_saved", "The settings have been saved."),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -65,6 +67,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/apps/{id}/api-keys/{key_id}/revoke",
             post(api_keys::revoke),
+        )
+        .route(
+            "/console/apps/{id}/magic-links",
+            get(magic_links::show).post(magic_links::save),
         )
         .route("/console/{*rest}", any(not_found))
 }

@@ -81,6 +81,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "console/api_key_created.html",
         include_str!("../../templates/console/api_key_created.html"),
     ),
+    (
+        "console/magic_links.html",
+        include_str!("../../templates/console/magic_links.html"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../../static/gatehouse.css");
