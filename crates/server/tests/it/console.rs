@@ -575,3 +575,78 @@ async fn a_developer_turns_on_magic_links_for_an_app() {
         assert_eq!(posted.status, StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn a_developer_configures_social_sign_in_for_an_app() {
+    for app in TestApp::all("console_providers").await {
+        let mut browser = developer(&app, "dev@example.com").await;
+        let app_id = create_app(&mut browser, "Blog").await;
+        let path = format!("/console/apps/{app_id}/providers");
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("no social sign-in providers"));
+
+        let github = [
+            ("name", "github"),
+            ("type", "github"),
+            ("issuer", ""),
+            ("client_id", "gh-client"),
+            ("client_secret", "gh-secret-value-123"),
+            ("scopes", ""),
+            ("redirect_uri", "https://blog.example/after-github"),
+            ("enabled", "true"),
+        ];
+        let mut no_secret = github;
+        no_secret[4] = ("client_secret", "");
+        let refused = post(&mut browser, &page, &path, &no_secret).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "a new provider needs its secret"
+        );
+        assert!(refused.body.contains("client_secret"), "{}", refused.body);
+
+        let saved = post(&mut browser, &page, &path, &github).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let shown = browser.follow(saved).await;
+        assert!(shown.body.contains("gh-client"), "{}", shown.body);
+        assert!(
+            !shown.body.contains("gh-secret-value-123"),
+            "never the secret"
+        );
+        assert!(shown.body.contains("read:user user:email"));
+        let (status, stored) = admin(
+            &app,
+            Method::GET,
+            &format!("/admin/tenants/{app_id}/providers/github"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{}: {stored}", app.backend);
+        assert_eq!(stored["client_secret_set"], true);
+        // The sign-in URL now leads to the provider.
+        let start = Browser::new(&app.public)
+            .get(&format!("/api/auth/github/{app_id}"))
+            .await;
+        assert_eq!(start.status, StatusCode::SEE_OTHER);
+
+        // Another developer cannot see, change or remove it.
+        let mut other = developer(&app, "eve@example.com").await;
+        assert_eq!(other.get(&path).await.status, StatusCode::NOT_FOUND);
+        let own = other.get("/console/").await;
+        let removed = post(&mut other, &own, &format!("{path}/github/delete"), &[]).await;
+        assert_eq!(removed.status, StatusCode::NOT_FOUND);
+
+        let page = browser.get(&path).await;
+        let removed = post(&mut browser, &page, &format!("{path}/github/delete"), &[]).await;
+        assert_eq!(removed.status, StatusCode::SEE_OTHER);
+        let (status, _) = admin(
+            &app,
+            Method::GET,
+            &format!("/admin/tenants/{app_id}/providers/github"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}

@@ -116,22 +116,53 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// `PUT /admin/tenants/{id}/providers/{name}`.
-pub async fn put(
-    State(state): State<AppState>,
-    Path((tenant_raw, name)): Path<(String, String)>,
-    JsonBody(req): JsonBody<ProviderRequest>,
-) -> Result<Response, ApiError> {
-    let tenant_id = tenant(&state, &tenant_raw).await?;
+/// What a provider is configured with, from the admin API's JSON or the console's form.
+pub struct ProviderInput {
+    pub kind: String,
+    pub issuer: Option<String>,
+    pub client_id: String,
+    /// `None` keeps the stored secret (required for a new provider).
+    pub client_secret: Option<Secret>,
+    pub scopes: Option<Vec<String>>,
+    pub redirect_uri: String,
+    pub enabled: bool,
+    pub token_in_redirect: bool,
+    pub endpoints: ProviderEndpoints,
+}
+
+impl From<ProviderRequest> for ProviderInput {
+    fn from(req: ProviderRequest) -> Self {
+        Self {
+            kind: req.kind,
+            issuer: req.issuer,
+            client_id: req.client_id,
+            client_secret: req.client_secret,
+            scopes: req.scopes,
+            redirect_uri: req.redirect_uri,
+            enabled: req.enabled,
+            token_in_redirect: req.token_in_redirect,
+            endpoints: req.endpoints,
+        }
+    }
+}
+
+/// Checks `input` and creates or replaces provider `name` of `tenant_id` (which must exist),
+/// sealing its secret: the provider and whether it was created. A 400 names the field.
+pub async fn save(
+    state: &AppState,
+    tenant_id: TenantId,
+    name: String,
+    input: ProviderInput,
+) -> Result<(SocialProvider, bool), ApiError> {
     if !valid_provider_name(&name) {
         return Err(invalid(
             "name: 1 to 32 of a-z, 0-9 and -, and not callback, credentials, exchange, \
              magic-link or verify",
         ));
     }
-    let kind = ProviderKind::parse(&req.kind)
+    let kind = ProviderKind::parse(&input.kind)
         .ok_or_else(|| invalid("type: must be github, google or oidc"))?;
-    match (kind, &req.issuer) {
+    match (kind, &input.issuer) {
         (ProviderKind::Oidc, None) => return Err(invalid("issuer: required for type oidc")),
         (ProviderKind::Github, Some(_)) => {
             return Err(invalid("issuer: only for types google and oidc"));
@@ -139,23 +170,23 @@ pub async fn put(
         (_, Some(issuer)) => web_url("issuer", issuer)?,
         _ => {}
     }
-    if req.client_id.trim().is_empty() || req.client_id.len() > 256 {
+    if input.client_id.trim().is_empty() || input.client_id.len() > 256 {
         return Err(invalid("client_id: 1 to 256 characters"));
     }
-    web_url("redirect_uri", &req.redirect_uri)?;
+    web_url("redirect_uri", &input.redirect_uri)?;
     for (field, value) in [
         (
             "endpoints.authorization_endpoint",
-            &req.endpoints.authorization_endpoint,
+            &input.endpoints.authorization_endpoint,
         ),
-        ("endpoints.token_endpoint", &req.endpoints.token_endpoint),
-        ("endpoints.api_url", &req.endpoints.api_url),
+        ("endpoints.token_endpoint", &input.endpoints.token_endpoint),
+        ("endpoints.api_url", &input.endpoints.api_url),
     ] {
         if let Some(url) = value {
             web_url(field, url)?;
         }
     }
-    let scopes = req.scopes.unwrap_or_else(|| kind.default_scopes());
+    let scopes = input.scopes.unwrap_or_else(|| kind.default_scopes());
     if scopes.len() > 32
         || scopes
             .iter()
@@ -170,7 +201,7 @@ pub async fn put(
         .find_social_provider(tenant_id, &name)
         .await
         .map_err(|e| store_failed(&e))?;
-    let sealed_secret = match (&req.client_secret, &existing) {
+    let sealed_secret = match (&input.client_secret, &existing) {
         (Some(secret), _) if !secret.expose().is_empty() && secret.expose().len() <= 1024 => {
             SocialProvider::seal_secret(&state.cipher, tenant_id, &name, secret)
         }
@@ -183,27 +214,35 @@ pub async fn put(
         tenant_id,
         name,
         kind,
-        issuer: req.issuer,
-        client_id: req.client_id,
+        issuer: input.issuer,
+        client_id: input.client_id,
         sealed_secret,
         scopes,
-        redirect_uri: req.redirect_uri,
-        enabled: req.enabled,
-        token_in_redirect: req.token_in_redirect,
-        endpoints: req.endpoints,
+        redirect_uri: input.redirect_uri,
+        enabled: input.enabled,
+        token_in_redirect: input.token_in_redirect,
+        endpoints: input.endpoints,
         created_at: existing.as_ref().map_or(now, |e| e.created_at),
         updated_at: now,
     };
-    let created = match state.store.save_social_provider(&provider).await {
-        Ok(created) => created,
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::not_found(
-                "tenant_not_found",
-                "no tenant with this id",
-            ));
-        }
-        Err(e) => return Err(store_failed(&e)),
-    };
+    match state.store.save_social_provider(&provider).await {
+        Ok(created) => Ok((provider, created)),
+        Err(StoreError::NotFound) => Err(ApiError::not_found(
+            "tenant_not_found",
+            "no tenant with this id",
+        )),
+        Err(e) => Err(store_failed(&e)),
+    }
+}
+
+/// `PUT /admin/tenants/{id}/providers/{name}`.
+pub async fn put(
+    State(state): State<AppState>,
+    Path((tenant_raw, name)): Path<(String, String)>,
+    JsonBody(req): JsonBody<ProviderRequest>,
+) -> Result<Response, ApiError> {
+    let tenant_id = tenant(&state, &tenant_raw).await?;
+    let (provider, created) = save(&state, tenant_id, name, req.into()).await?;
     let status = if created {
         StatusCode::CREATED
     } else {

@@ -11,6 +11,7 @@
 mod api_keys;
 mod apps;
 mod magic_links;
+mod providers;
 
 use crate::cookie;
 use crate::extract::RequestMeta;
@@ -50,6 +51,7 @@ const FLASHES: &[(&str, &str)] = &[
         "The API key has been revoked. It no longer works.",
     ),
     ("settings_saved", "The settings have been saved."),
+    ("provider_deleted", "The provider has been removed."),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -71,6 +73,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/apps/{id}/magic-links",
             get(magic_links::show).post(magic_links::save),
+        )
+        .route(
+            "/console/apps/{id}/providers",
+            get(providers::show).post(providers::save_provider),
+        )
+        .route(
+            "/console/apps/{id}/providers/{name}/delete",
+            post(providers::delete),
         )
         .route("/console/{*rest}", any(not_found))
 }

@@ -85,6 +85,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "console/magic_links.html",
         include_str!("../../templates/console/magic_links.html"),
     ),
+    (
+        "console/providers.html",
+        include_str!("../../templates/console/providers.html"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../../static/gatehouse.css");
