@@ -10,6 +10,9 @@
 
 mod api_keys;
 mod apps;
+mod audit;
+mod clients;
+mod users;
 
 use crate::cookie;
 use crate::extract::RequestMeta;
@@ -48,6 +51,16 @@ const FLASHES: &[(&str, &str)] = &[
         "api_key_revoked",
         "The API key has been revoked. It no longer works.",
     ),
+    (
+        "client_deleted",
+        "The client has been deleted. Its tokens no longer work.",
+    ),
+    (
+        "user_disabled",
+        "The user has been disabled and signed out everywhere.",
+    ),
+    ("user_enabled", "The user has been enabled."),
+    ("user_deleted", "The user has been deleted."),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -66,6 +79,28 @@ pub fn router() -> Router<AppState> {
             "/console/apps/{id}/api-keys/{key_id}/revoke",
             post(api_keys::revoke),
         )
+        .route(
+            "/console/apps/{id}/clients",
+            get(clients::list).post(clients::create),
+        )
+        .route(
+            "/console/apps/{id}/clients/{client_id}/delete",
+            post(clients::delete),
+        )
+        .route("/console/apps/{id}/users", get(users::list))
+        .route(
+            "/console/apps/{id}/users/{user_id}/disable",
+            post(users::disable),
+        )
+        .route(
+            "/console/apps/{id}/users/{user_id}/enable",
+            post(users::enable),
+        )
+        .route(
+            "/console/apps/{id}/users/{user_id}/delete",
+            get(users::confirm_delete).post(users::delete),
+        )
+        .route("/console/apps/{id}/audit", get(audit::list))
         .route("/console/{*rest}", any(not_found))
 }
 
