@@ -51,10 +51,14 @@ pub enum AuditEventType {
     ApiKeyRevoked,
     /// A magic link was emailed to a person of an app.
     MagicLinkSent,
+    /// An OAuth 2.0 client of an app was created in the console.
+    ClientCreated,
+    /// An OAuth 2.0 client of an app was deleted in the console.
+    ClientDeleted,
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 37] = [
+    pub const ALL: [AuditEventType; 39] = [
         Self::RegistrationSucceeded,
         Self::RegistrationAttempted,
         Self::LoginSucceeded,
@@ -92,6 +96,8 @@ impl AuditEventType {
         Self::ApiKeyCreated,
         Self::ApiKeyRevoked,
         Self::MagicLinkSent,
+        Self::ClientCreated,
+        Self::ClientDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -133,6 +139,8 @@ impl AuditEventType {
             Self::ApiKeyCreated => "api_key_created",
             Self::ApiKeyRevoked => "api_key_revoked",
             Self::MagicLinkSent => "magic_link_sent",
+            Self::ClientCreated => "client_created",
+            Self::ClientDeleted => "client_deleted",
         }
     }
 

@@ -1,17 +1,20 @@
-//! Changes to apps (tenants) and their API keys, shared by the admin API
-//! (`/admin/tenants`) and the developer console (`/console/`): each stores the change, keeps this
-//! node's caches in step, and records the audit event naming who made it. The callers parse
-//! their own input and shape their own answers.
+//! Changes to apps (tenants), their API keys, OAuth 2.0 clients and users, shared by the admin
+//! API (`/admin/tenants`, `/admin/identities`) and the developer console (`/console/`): each
+//! stores the change, keeps this node's caches in step, and records the audit event naming who
+//! made it. The callers parse their own input and shape their own answers.
 
 use crate::audit;
 use crate::extract::RequestMeta;
+use crate::oauth::clients::{self, ClientWriteError, Created, Origin};
+use crate::oauth::wire::ClientRequest;
 use crate::state::AppState;
 use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
-use gatehouse_domain::identity::stored_precision;
+use gatehouse_domain::identity::schema::TraitsError;
+use gatehouse_domain::identity::{Identity, IdentityState, stored_precision};
 use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::oauth::store::ClientFilter;
 use gatehouse_domain::secret::Secret;
-use gatehouse_domain::store::StoreResult;
+use gatehouse_domain::store::{StoreError, StoreResult};
 use gatehouse_domain::tenant::{ApiKey, Tenant};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -174,6 +177,146 @@ pub async fn revoke_api_key(
         AuditEventType::ApiKeyRevoked,
         by,
         json!({"api_key_id": key_id}),
+    )
+    .await;
+    Ok(())
+}
+
+/// A new OAuth 2.0 client of `tenant` from `req` (its `tenant_id` is set here), through the
+/// same rules as `/admin/clients` (which also keep the client cache in step). Records
+/// `client_created` (client id, name; never the secret).
+pub async fn create_client(
+    state: &AppState,
+    tenant: TenantId,
+    mut req: ClientRequest,
+    by: ChangedBy<'_>,
+) -> Result<Created, ClientWriteError> {
+    req.tenant_id = Some(tenant.0);
+    let created = clients::create_client(state, &req, Origin::Admin).await?;
+    record(
+        state,
+        tenant,
+        AuditEventType::ClientCreated,
+        by,
+        json!({
+            "client_id": created.client.client_id,
+            "client_name": created.client.metadata.client_name,
+        }),
+    )
+    .await;
+    Ok(created)
+}
+
+/// Deletes the client `client_id` if `tenant` owns it (cache invalidated as for
+/// `/admin/clients`) and records `client_deleted`; `NotFound` otherwise.
+pub async fn delete_client(
+    state: &AppState,
+    tenant: TenantId,
+    client_id: &str,
+    by: ChangedBy<'_>,
+) -> StoreResult<()> {
+    let owned = state
+        .store
+        .find_client(client_id)
+        .await?
+        .is_some_and(|c| c.tenant_id == tenant);
+    if !owned {
+        return Err(StoreError::NotFound);
+    }
+    clients::delete_client(state, client_id).await?;
+    record(
+        state,
+        tenant,
+        AuditEventType::ClientDeleted,
+        by,
+        json!({"client_id": client_id}),
+    )
+    .await;
+    Ok(())
+}
+
+/// Why an identity's state could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityChangeError {
+    /// Its stored traits no longer pass its schema, so its identifiers cannot be derived.
+    #[error("the identity's traits do not pass its schema: {0}")]
+    InvalidTraits(TraitsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Sets `identity`'s state (the store call of `PUT /admin/identities/{id}`); disabling it also
+/// ends its sessions. Records `identity_updated` with the new state and how many sessions
+/// ended. `NotFound` if it is gone.
+pub async fn set_identity_state(
+    state: &AppState,
+    mut identity: Identity,
+    new_state: IdentityState,
+    by: ChangedBy<'_>,
+) -> Result<Identity, IdentityChangeError> {
+    let facts = state
+        .schemas
+        .validate(&identity.schema_id, &identity.traits)
+        .map_err(IdentityChangeError::InvalidTraits)?;
+    identity.state = new_state;
+    identity.updated_at = stored_precision(state.now());
+    state
+        .store
+        .update_identity(&identity, &facts.identifiers)
+        .await?;
+    let ended = if new_state == IdentityState::Inactive {
+        state
+            .store
+            .revoke_identity_sessions(identity.tenant_id, identity.id, None)
+            .await?
+    } else {
+        0
+    };
+    tracing::info!(user.id = %identity.id, "identity state changed");
+    let event = AuditEvent::new(
+        identity.tenant_id,
+        AuditEventType::IdentityUpdated,
+        AuditResult::Success,
+        state.now(),
+    )
+    .identity(identity.id);
+    let details = json!({"state": identity.state, "revoked_sessions": ended});
+    audit::record(state, by.stamp(event, details)).await;
+    Ok(identity)
+}
+
+/// Deletes identity `id` of `tenant` (the store call of `DELETE /admin/identities/{id}`): the
+/// clients the person registered are deactivated with it and this node's client cache forgets
+/// them at once (other nodes within its lifetime). Records `identity_deleted`. `NotFound` if
+/// absent.
+pub async fn delete_identity(
+    state: &AppState,
+    tenant: TenantId,
+    id: Uuid,
+    by: ChangedBy<'_>,
+) -> StoreResult<()> {
+    let owned: Vec<String> = state
+        .store
+        .list_owned_clients(id, None, 1000)
+        .await?
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    state.store.delete_identity(tenant, id).await?;
+    for client_id in &owned {
+        state.clients.invalidate(client_id).await;
+    }
+    tracing::info!(user.id = %id, "identity deleted");
+    let event = AuditEvent::new(
+        tenant,
+        AuditEventType::IdentityDeleted,
+        AuditResult::Success,
+        state.now(),
+    )
+    .identity(id);
+    audit::record(
+        state,
+        by.stamp(event, json!({"deactivated_clients": owned})),
     )
     .await;
     Ok(())

@@ -5,7 +5,7 @@
 use crate::support::app::json_of;
 use crate::support::browser::Page;
 use crate::support::{Browser, TestApp};
-use crate::tenant_selfservice::{STRONG, register_on_page, sign_in_on_page};
+use crate::tenant_selfservice::{STRONG, register_api, register_on_page, sign_in_on_page, whoami};
 use crate::tenants::{admin, create_tenant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -405,8 +405,10 @@ async fn developers_see_and_change_only_their_own_apps() {
             let read = bob.get(&format!("/console/apps/{id}")).await;
             assert_eq!(read.status, StatusCode::NOT_FOUND, "{id}");
             assert!(read.body.contains("You have no app with this id."));
-            let confirm = bob.get(&format!("/console/apps/{id}/delete")).await;
-            assert_eq!(confirm.status, StatusCode::NOT_FOUND, "{id}");
+            for page in ["delete", "clients", "users", "audit"] {
+                let read = bob.get(&format!("/console/apps/{id}/{page}")).await;
+                assert_eq!(read.status, StatusCode::NOT_FOUND, "{id}/{page}");
+            }
             for (path, fields) in [
                 (
                     format!("/console/apps/{id}/rename"),
@@ -415,6 +417,10 @@ async fn developers_see_and_change_only_their_own_apps() {
                 (format!("/console/apps/{id}/delete"), vec![]),
                 (
                     format!("/console/apps/{id}/api-keys"),
+                    vec![("name", "stolen")],
+                ),
+                (
+                    format!("/console/apps/{id}/clients"),
                     vec![("name", "stolen")],
                 ),
             ] {
@@ -438,6 +444,50 @@ async fn developers_see_and_change_only_their_own_apps() {
             let answer = post(&mut bob, &bobs_page, &path, &[]).await;
             assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
         }
+
+        // Alice's user, changed through her app or Bob's: not found either.
+        let (status, body) = tenant_api(&app, &blog, &key, "signup", "carol@example.com").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let user = body["identity"]["id"].as_str().expect("id").to_owned();
+        for app_id in [&blog, &shop] {
+            let read = bob
+                .get(&format!("/console/apps/{app_id}/users/{user}/delete"))
+                .await;
+            assert_eq!(read.status, StatusCode::NOT_FOUND, "{app_id}");
+            for action in ["disable", "enable", "delete"] {
+                let path = format!("/console/apps/{app_id}/users/{user}/{action}");
+                let answer = post(&mut bob, &bobs_page, &path, &[]).await;
+                assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+            }
+        }
+        let (_, identity) = admin(
+            &app,
+            Method::GET,
+            &format!("/admin/identities/{user}?tenant_id={blog}"),
+            None,
+        )
+        .await;
+        assert_eq!(identity["state"], "active", "{identity}");
+
+        // Alice's OAuth client, deleted through her app or Bob's: not found either.
+        let created = create_client(&mut alice, &blog, &[("name", "Backend")]).await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        let client_id = code_with_id(&created.body, "client-id");
+        for path in [
+            format!("/console/apps/{blog}/clients/{client_id}/delete"),
+            format!("/console/apps/{shop}/clients/{client_id}/delete"),
+        ] {
+            let answer = post(&mut bob, &bobs_page, &path, &[]).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        }
+        let (status, _) = admin(
+            &app,
+            Method::GET,
+            &format!("/admin/clients/{client_id}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
 
         // Nothing of Alice's changed.
         let (_, tenant) = admin(&app, Method::GET, &format!("/admin/tenants/{blog}"), None).await;
@@ -470,12 +520,25 @@ async fn console_forms_refuse_a_missing_or_forged_csrf_token() {
     for app in TestApp::all("console_csrf").await {
         let mut browser = developer(&app, "alice@example.com").await;
         let id = create_app(&mut browser, "Blog").await;
+        let key = create_key(&mut browser, &id, "backend").await;
+        let (status, body) = signup_through_tenant_api(&app, &id, &key).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let user = body["identity"]["id"].as_str().expect("id").to_owned();
         let forged = "x".repeat(43);
         for token in [None, Some(forged.as_str())] {
             for (path, field) in [
                 ("/console/apps".to_owned(), ("name", "Sneaky")),
                 (format!("/console/apps/{id}/rename"), ("app_name", "Sneaky")),
                 (format!("/console/apps/{id}/api-keys"), ("name", "sneaky")),
+                (format!("/console/apps/{id}/clients"), ("name", "sneaky")),
+                (
+                    format!("/console/apps/{id}/users/{user}/disable"),
+                    ("x", "y"),
+                ),
+                (
+                    format!("/console/apps/{id}/users/{user}/delete"),
+                    ("x", "y"),
+                ),
                 (format!("/console/apps/{id}/delete"), ("x", "y")),
             ] {
                 let mut fields = vec![field];
@@ -495,7 +558,412 @@ async fn console_forms_refuse_a_missing_or_forged_csrf_token() {
         assert!(!list.body.contains("Sneaky"));
         let page = browser.get(&format!("/console/apps/{id}")).await;
         assert_eq!(page.status, StatusCode::OK);
-        assert!(page.body.contains("This app has no API keys."));
+        assert!(!page.body.contains("sneaky"));
+        let page = browser.get(&format!("/console/apps/{id}/clients")).await;
+        assert!(page.body.contains("This app has no OAuth clients."));
+        let (status, identity) = admin(
+            &app,
+            Method::GET,
+            &format!("/admin/identities/{user}?tenant_id={id}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(identity["state"], "active", "{identity}");
+    }
+}
+
+/// Creates a client on the app's clients page from `fields`; the answer page.
+async fn create_client(browser: &mut Browser, app_id: &str, fields: &[(&str, &str)]) -> Page {
+    let page = browser
+        .get(&format!("/console/apps/{app_id}/clients"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    post(
+        browser,
+        &page,
+        &format!("/console/apps/{app_id}/clients"),
+        fields,
+    )
+    .await
+}
+
+/// The text of the element `<code id="{id}">` of `body`.
+fn code_with_id(body: &str, id: &str) -> String {
+    let open = format!("<code id=\"{id}\">");
+    let at = body.find(&open).expect("the element") + open.len();
+    let end = at + body[at..].find('<').expect("end");
+    body[at..end].to_owned()
+}
+
+async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> (StatusCode, Value) {
+    json_of(
+        app.public_request(Method::POST, "/oauth2/token")
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", "api:read")])
+            .send()
+            .await
+            .expect("sends"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_developer_creates_lists_and_deletes_oauth_clients_of_an_app() {
+    for app in TestApp::all("console_clients").await {
+        let mut browser = developer(&app, "alice@example.com").await;
+        let id = create_app(&mut browser, "Blog").await;
+        let page = browser.get(&format!("/console/apps/{id}")).await;
+        assert!(page.body.contains(&format!("/console/apps/{id}/clients")));
+        let page = browser.get(&format!("/console/apps/{id}/clients")).await;
+        assert!(page.body.contains("This app has no OAuth clients."));
+        // The app's scope catalog is offered as checkboxes.
+        assert!(
+            page.body.contains("name=\"scope\" value=\"email\""),
+            "{}",
+            page.body
+        );
+
+        // Bad input: a clear message and the form as typed, nothing stored.
+        for (fields, message) in [
+            (vec![("name", "")], "Enter a name."),
+            (
+                vec![("name", "SPA"), ("client_type", "public")],
+                "A public client needs at least one redirect URI.",
+            ),
+            (
+                vec![
+                    ("name", "Web"),
+                    ("redirect_uris", "http://example.com/callback"),
+                ],
+                "redirect_uris",
+            ),
+        ] {
+            let refused = create_client(&mut browser, &id, &fields).await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+            assert!(refused.body.contains(message), "{}", refused.body);
+        }
+
+        // A confidential client: its secret, shown once, works at the token endpoint.
+        let created = create_client(
+            &mut browser,
+            &id,
+            &[
+                ("name", "Backend"),
+                ("scope", "email"),
+                ("other_scopes", "api:read"),
+                ("client_type", "confidential"),
+            ],
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        assert_eq!(created.headers["cache-control"], "no-store");
+        let client_id = code_with_id(&created.body, "client-id");
+        let secret = code_with_id(&created.body, "client-secret");
+        let (status, token) = client_credentials(&app, &client_id, &secret).await;
+        assert_eq!(status, StatusCode::OK, "{token}");
+        let (status, client) = admin(
+            &app,
+            Method::GET,
+            &format!("/admin/clients/{client_id}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(client["tenant_id"], id.as_str(), "{client}");
+        assert_eq!(client["scope"], "api:read email", "{client}");
+
+        // A public client with redirect URIs: no secret.
+        let created = create_client(
+            &mut browser,
+            &id,
+            &[
+                ("name", "Single-page app"),
+                (
+                    "redirect_uris",
+                    "https://blog.example/callback\r\nhttp://localhost:3000/callback",
+                ),
+                ("scope", "openid"),
+                ("client_type", "public"),
+            ],
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        assert!(!created.body.contains("client-secret"));
+        let spa = code_with_id(&created.body, "client-id");
+        let (_, client) = admin(&app, Method::GET, &format!("/admin/clients/{spa}"), None).await;
+        assert_eq!(client["token_endpoint_auth_method"], "none", "{client}");
+
+        // Listed with their ids, names and redirect URIs; never the secret.
+        let page = browser.get(&format!("/console/apps/{id}/clients")).await;
+        for text in [
+            client_id.as_str(),
+            spa.as_str(),
+            "Backend",
+            "Single-page app",
+            "https://blog.example/callback",
+            "http://localhost:3000/callback",
+        ] {
+            let shown = page.body.replace("&#x2f;", "/");
+            assert!(shown.contains(text), "{text}: {}", page.body);
+        }
+        assert!(!page.body.contains(&secret));
+
+        // Delete: the secret stops working at once.
+        let deleted = post(
+            &mut browser,
+            &page,
+            &format!("/console/apps/{id}/clients/{client_id}/delete"),
+            &[],
+        )
+        .await;
+        assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+        let page = browser.follow(deleted).await;
+        assert!(page.body.contains("The client has been deleted."));
+        assert!(!page.body.contains(&client_id));
+        let (status, _) = client_credentials(&app, &client_id, &secret).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let again = post(
+            &mut browser,
+            &page,
+            &format!("/console/apps/{id}/clients/{client_id}/delete"),
+            &[],
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND);
+
+        let found = events(&app, &id).await;
+        for kind in ["client_created", "client_deleted"] {
+            let event = found
+                .iter()
+                .find(|e| e["event_type"] == kind)
+                .expect("the event");
+            assert_eq!(event["actor"], "developer", "{event}");
+            assert!(!event.to_string().contains(&secret));
+        }
+    }
+}
+
+/// Signs `email` up (`login == false`) or in through the tenant API of `app_id` with `key`.
+async fn tenant_api(
+    app: &TestApp,
+    app_id: &str,
+    key: &str,
+    action: &str,
+    email: &str,
+) -> (StatusCode, Value) {
+    json_of(
+        app.public_request(
+            Method::POST,
+            &format!("/api/auth/credentials/{action}/{app_id}"),
+        )
+        .bearer_auth(key)
+        .json(&json!({"email": email, "password": STRONG}))
+        .send()
+        .await
+        .expect("sends"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_developer_lists_searches_disables_enables_and_deletes_users_of_an_app() {
+    for app in TestApp::all("console_users").await {
+        let mut browser = developer(&app, "alice@example.com").await;
+        let id = create_app(&mut browser, "Blog").await;
+        let page = browser.get(&format!("/console/apps/{id}/users")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("This app has no users."));
+        let key = create_key(&mut browser, &id, "backend").await;
+        // Bob registers through the self-service API (verified, with a session); Carol through
+        // the tenant API.
+        let session = register_api(&app, &id, "bob@example.com", STRONG).await;
+        let (status, me) = whoami(&app, Some(&id), &session).await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        let bob = me["identity"]["id"].as_str().expect("id").to_owned();
+        let (status, body) = tenant_api(&app, &id, &key, "signup", "carol@example.com").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let carol = body["identity"]["id"].as_str().expect("id").to_owned();
+        let (bob, carol) = (&bob, &carol);
+        let (status, login) = tenant_api(&app, &id, &key, "login", "bob@example.com").await;
+        assert_eq!(status, StatusCode::OK, "{login}");
+
+        // The list, and a search by address (any case).
+        let page = browser.get(&format!("/console/apps/{id}/users")).await;
+        for text in [
+            "bob@example.com",
+            "carol@example.com",
+            bob,
+            carol,
+            "Active",
+            "<dd>Yes</dd>",
+            "<dd>No</dd>",
+        ] {
+            assert!(page.body.contains(text), "{text}: {}", page.body);
+        }
+        assert!(!page.body.contains("alice@example.com</p>"));
+        let found = browser
+            .get(&format!("/console/apps/{id}/users?q=Bob%40Example.com"))
+            .await;
+        assert!(found.body.contains(bob.as_str()), "{}", found.body);
+        assert!(!found.body.contains(carol.as_str()));
+        let none = browser
+            .get(&format!("/console/apps/{id}/users?q=dave%40example.com"))
+            .await;
+        assert!(
+            none.body
+                .contains("No user of this app has this email address.")
+        );
+        let bad = browser
+            .get(&format!("/console/apps/{id}/users?after=nonsense"))
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+        // Disable: the tenant API refuses the login and the sessions are gone.
+        let disabled = post(
+            &mut browser,
+            &page,
+            &format!("/console/apps/{id}/users/{bob}/disable"),
+            &[],
+        )
+        .await;
+        assert_eq!(disabled.status, StatusCode::SEE_OTHER, "{}", disabled.body);
+        let page = browser.follow(disabled).await;
+        assert!(page.body.contains("The user has been disabled"));
+        assert!(page.body.contains("Disabled"));
+        let (status, _) = tenant_api(&app, &id, &key, "login", "bob@example.com").await;
+        assert!(status.is_client_error(), "{status}");
+        let (status, _) = whoami(&app, Some(&id), &session).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended");
+        let (_, identity) = admin(
+            &app,
+            Method::GET,
+            &format!("/admin/identities/{bob}?tenant_id={id}"),
+            None,
+        )
+        .await;
+        assert_eq!(identity["state"], "inactive");
+
+        // Enable: the login works again.
+        let enabled = post(
+            &mut browser,
+            &page,
+            &format!("/console/apps/{id}/users/{bob}/enable"),
+            &[],
+        )
+        .await;
+        assert_eq!(enabled.status, StatusCode::SEE_OTHER, "{}", enabled.body);
+        let page = browser.follow(enabled).await;
+        assert!(page.body.contains("The user has been enabled."));
+        let (status, _) = tenant_api(&app, &id, &key, "login", "bob@example.com").await;
+        assert_eq!(status, StatusCode::OK);
+
+        // Delete, after a confirmation page.
+        let confirm = browser
+            .get(&format!("/console/apps/{id}/users/{carol}/delete"))
+            .await;
+        assert_eq!(confirm.status, StatusCode::OK);
+        assert!(confirm.body.contains("Delete carol@example.com?"));
+        let deleted = post(
+            &mut browser,
+            &confirm,
+            &format!("/console/apps/{id}/users/{carol}/delete"),
+            &[],
+        )
+        .await;
+        assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+        let page = browser.follow(deleted).await;
+        assert!(page.body.contains("The user has been deleted."));
+        assert!(!page.body.contains(carol.as_str()));
+        let (status, _) = admin(
+            &app,
+            Method::GET,
+            &format!("/admin/identities/{carol}?tenant_id={id}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        for path in [
+            format!("/console/apps/{id}/users/{carol}/delete"),
+            format!("/console/apps/{id}/users/{carol}/disable"),
+            format!("/console/apps/{id}/users/not-an-id/enable"),
+        ] {
+            let again = post(&mut browser, &page, &path, &[]).await;
+            assert_eq!(again.status, StatusCode::NOT_FOUND, "{path}");
+        }
+
+        let found = events(&app, &id).await;
+        for (kind, user) in [("identity_updated", bob), ("identity_deleted", carol)] {
+            let event = found
+                .iter()
+                .find(|e| e["event_type"] == kind && e["identity_id"] == user.as_str())
+                .expect("the event");
+            assert_eq!(event["actor"], "developer", "{event}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_audit_page_shows_the_apps_own_events_in_pages() {
+    for app in TestApp::all("console_audit").await {
+        let mut browser = developer(&app, "alice@example.com").await;
+        let blog = create_app(&mut browser, "Blog").await;
+        let shop = create_app(&mut browser, "Shop").await;
+        let mut users = Vec::new();
+        for id in [&blog, &shop] {
+            let key = create_key(&mut browser, id, "backend").await;
+            let (status, body) = tenant_api(&app, id, &key, "signup", "bob@example.com").await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            users.push(body["identity"]["id"].as_str().expect("id").to_owned());
+        }
+
+        let page = browser.get(&format!("/console/apps/{blog}/audit")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for text in [
+            "tenant_created",
+            "api_key_created",
+            "developer",
+            users[0].as_str(),
+        ] {
+            assert!(page.body.contains(text), "{text}: {}", page.body);
+        }
+        assert!(!page.body.contains(users[1].as_str()), "{}", page.body);
+        assert!(!page.body.contains("Next page"));
+
+        // More events than a page holds: the next page carries the older ones.
+        let app_page = browser.get(&format!("/console/apps/{blog}")).await;
+        for n in 0..50 {
+            let renamed = post(
+                &mut browser,
+                &app_page,
+                &format!("/console/apps/{blog}/rename"),
+                &[("app_name", &format!("Blog {n}"))],
+            )
+            .await;
+            assert_eq!(renamed.status, StatusCode::SEE_OTHER);
+        }
+        // (The test clock stands still, so events of one instant come in id order.)
+        let rows = |body: &str| body.matches("class=\"audit-event\"").count();
+        let first = browser.get(&format!("/console/apps/{blog}/audit")).await;
+        assert_eq!(rows(&first.body), 50, "{}", first.body);
+        let at = first.body.find("audit?page_token=").expect("a next link") + 17;
+        let end = at + first.body[at..].find('"').expect("end");
+        let token = first.body[at..end].replace("&amp;", "&");
+        let second = browser
+            .get(&format!("/console/apps/{blog}/audit?page_token={token}"))
+            .await;
+        assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+        assert!(rows(&second.body) >= 3, "{}", second.body);
+        assert!(!second.body.contains("Next page"));
+        let both = format!("{}{}", first.body, second.body);
+        assert_eq!(both.matches("<code>tenant_created</code>").count(), 1);
+        assert_eq!(both.matches("<code>tenant_updated</code>").count(), 50);
+        assert_eq!(both.matches("<code>api_key_created</code>").count(), 1);
+        let bad = browser
+            .get(&format!("/console/apps/{blog}/audit?page_token=nonsense"))
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("This page link is not valid"));
     }
 }
 

@@ -69,7 +69,12 @@ async fn api_flow_in(app: &TestApp, kind: &str, tenant: &str) -> (StatusCode, Va
 }
 
 /// Registers `address` in `tenant` through the API flows (code included); the session token.
-async fn register_api(app: &TestApp, tenant: &str, address: &str, password: &str) -> String {
+pub(crate) async fn register_api(
+    app: &TestApp,
+    tenant: &str,
+    address: &str,
+    password: &str,
+) -> String {
     let (status, flow) = api_flow_in(app, "registration", tenant).await;
     assert_eq!(status, StatusCode::OK, "{}: {flow}", app.backend);
     let flow = flow["id"].as_str().expect("id").to_owned();
@@ -113,7 +118,11 @@ async fn login_api(
 }
 
 /// `GET /sessions/whoami` (`?tenant=` when given) with the session token.
-async fn whoami(app: &TestApp, tenant: Option<&str>, token: &str) -> (StatusCode, Value) {
+pub(crate) async fn whoami(
+    app: &TestApp,
+    tenant: Option<&str>,
+    token: &str,
+) -> (StatusCode, Value) {
     let path = match tenant {
         Some(tenant) => format!("/sessions/whoami?tenant={tenant}"),
         None => "/sessions/whoami".to_owned(),

@@ -428,32 +428,8 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_query(query)?;
     let id = Uuid::parse_str(&id).map_err(|_| identity_not_found())?;
-    // The clients the person registered are deactivated with the identity; this node forgets
-    // them at once, other nodes within the client cache's lifetime.
-    let owned: Vec<String> = state
-        .store
-        .list_owned_clients(id, None, 1000)
-        .await?
-        .into_iter()
-        .map(|c| c.client_id)
-        .collect();
-    state
-        .store
-        .delete_identity(tenant, id)
+    crate::apps::delete_identity(&state, tenant, id, crate::apps::ChangedBy::Admin)
         .await
         .map_err(write_error)?;
-    for client_id in &owned {
-        state.clients.invalidate(client_id).await;
-    }
-    tracing::info!(user.id = %id, "identity deleted");
-    audit::identity_event_in(
-        &state,
-        tenant,
-        AuditEventType::IdentityDeleted,
-        id,
-        Actor::Admin,
-        json!({"deactivated_clients": owned}),
-    )
-    .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,8 +10,11 @@
 
 mod api_keys;
 mod apps;
+mod audit;
+mod clients;
 mod magic_links;
 mod providers;
+mod users;
 
 use crate::cookie;
 use crate::extract::RequestMeta;
@@ -52,6 +55,16 @@ const FLASHES: &[(&str, &str)] = &[
     ),
     ("settings_saved", "The settings have been saved."),
     ("provider_deleted", "The provider has been removed."),
+    (
+        "client_deleted",
+        "The client has been deleted. Its tokens no longer work.",
+    ),
+    (
+        "user_disabled",
+        "The user has been disabled and signed out everywhere.",
+    ),
+    ("user_enabled", "The user has been enabled."),
+    ("user_deleted", "The user has been deleted."),
 ];
 
 pub fn router() -> Router<AppState> {
@@ -82,6 +95,28 @@ pub fn router() -> Router<AppState> {
             "/console/apps/{id}/providers/{name}/delete",
             post(providers::delete),
         )
+        .route(
+            "/console/apps/{id}/clients",
+            get(clients::list).post(clients::create),
+        )
+        .route(
+            "/console/apps/{id}/clients/{client_id}/delete",
+            post(clients::delete),
+        )
+        .route("/console/apps/{id}/users", get(users::list))
+        .route(
+            "/console/apps/{id}/users/{user_id}/disable",
+            post(users::disable),
+        )
+        .route(
+            "/console/apps/{id}/users/{user_id}/enable",
+            post(users::enable),
+        )
+        .route(
+            "/console/apps/{id}/users/{user_id}/delete",
+            get(users::confirm_delete).post(users::delete),
+        )
+        .route("/console/apps/{id}/audit", get(audit::list))
         .route("/console/{*rest}", any(not_found))
 }
 

@@ -70,6 +70,26 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/console/apps.html"),
     ),
     (
+        "console/clients.html",
+        include_str!("../../templates/console/clients.html"),
+    ),
+    (
+        "console/client_created.html",
+        include_str!("../../templates/console/client_created.html"),
+    ),
+    (
+        "console/users.html",
+        include_str!("../../templates/console/users.html"),
+    ),
+    (
+        "console/user_delete.html",
+        include_str!("../../templates/console/user_delete.html"),
+    ),
+    (
+        "console/audit.html",
+        include_str!("../../templates/console/audit.html"),
+    ),
+    (
         "console/app.html",
         include_str!("../../templates/console/app.html"),
     ),
