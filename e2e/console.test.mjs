@@ -38,7 +38,7 @@ describe('developer console in Chromium', { skip: !existsSync(CHROMIUM) && `no b
     await browser?.close();
   });
 
-  test('a developer signs up, creates an app and an API key, and the key signs a user up', async () => {
+  test('a developer signs up, creates an app and its key, client, users, magic links, provider and audit log', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const address = `${unique('dev')}@example.com`;
@@ -101,6 +101,72 @@ describe('developer console in Chromium', { skip: !existsSync(CHROMIUM) && `no b
     assert.equal(response.status, 201, JSON.stringify(body));
     assert.equal(body.identity.tenant_id, appId);
     assert.ok(body.access_token);
+    const userEmail = body.identity.traits.email;
+
+    // The rest of the app's pages. An OAuth client: its secret shown once, then it works.
+    const appPage = `/console/apps/${appId}`;
+    await page.goto(new URL(appPage, ISSUER).href);
+    await page.getByRole('link', { name: 'OAuth clients' }).click();
+    await page.getByLabel('Client name').fill('Photo Printer');
+    await page.getByLabel('Redirect URIs (one per line)').fill('https://printer.example/callback');
+    await page.getByRole('button', { name: 'Create client' }).click();
+    await page.getByRole('heading', { name: 'OAuth client created' }).waitFor();
+    const clientId = (await page.textContent('#client-id')).trim();
+    const clientSecret = (await page.textContent('#client-secret')).trim();
+    const token = await fetch(new URL('/oauth2/token', ISSUER), {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=client_credentials',
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(token.status, 200, await token.text());
+    await page.getByRole('link', { name: /^Back to the clients of/ }).click();
+    const clients = await page.textContent('body');
+    assert.ok(clients.includes(clientId) && !clients.includes(clientSecret), 'listed, secret never again');
+
+    // Users: the user the backend signed up, disabled from the console (their login then fails).
+    await page.goto(new URL(`${appPage}/users`, ISSUER).href);
+    assert.ok((await page.textContent('body')).includes(userEmail));
+    await page.getByRole('button', { name: `Disable ${userEmail}` }).click();
+    await page.getByRole('button', { name: `Enable ${userEmail}` }).waitFor();
+    const login = await fetch(new URL(`/api/auth/credentials/login/${appId}`, ISSUER), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: userEmail, password: 'tawny kettle orbit 93 lantern' }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(login.status, 401, 'a disabled user cannot sign in');
+
+    // Magic links on, a social provider configured, and the audit log shows it all.
+    await page.goto(new URL(`${appPage}/magic-links`, ISSUER).href);
+    await page.getByLabel('Send magic links').check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('The settings have been saved.').waitFor();
+    const link = await fetch(new URL(`/api/auth/magic-link/${appId}`, ISSUER), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `${unique('amy')}@example.com` }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(link.status, 202);
+    await page.goto(new URL(`${appPage}/providers`, ISSUER).href);
+    await page.getByLabel(/^Name/).fill('github');
+    await page.getByLabel('Client ID').fill('gh-console-client');
+    await page.getByLabel(/^Client secret/).fill('gh-console-secret');
+    await page.getByLabel(/^Your app's page after sign-in/).fill('https://blog.example/after-github');
+    await page.getByRole('button', { name: 'Save provider' }).click();
+    await page.getByText('The settings have been saved.').waitFor();
+    const providers = await page.textContent('body');
+    assert.ok(providers.includes('gh-console-client') && !providers.includes('gh-console-secret'));
+    assert.ok(providers.includes(`/api/auth/callback/github/${appId}`), 'the callback URL to register');
+    await page.goto(new URL(`${appPage}/audit`, ISSUER).href);
+    const audit = await page.textContent('body');
+    for (const type of ['api_key_created', 'client_created', 'identity_updated', 'magic_link_sent']) {
+      assert.ok(audit.includes(type), `${type} in the audit log`);
+    }
 
     await context.close();
   });
