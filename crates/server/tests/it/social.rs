@@ -678,6 +678,21 @@ async fn an_apps_backend_exchanges_the_code_or_opts_in_to_the_token_in_the_url()
             .expect("reads");
         assert!(in_default.is_none(), "{}", app.backend);
 
+        // The provider is the app's alone: unknown to the default tenant's admin API and
+        // sign-in URL.
+        let (status, _) = crate::tenants::admin(
+            &app,
+            Method::GET,
+            &format!("/admin/tenants/{}/providers/github", TenantId::DEFAULT.0),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let elsewhere = Browser::new(&app.public)
+            .get(&format!("/api/auth/github/{}", TenantId::DEFAULT.0))
+            .await;
+        assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
+
         // Opt-in: the token itself, in the fragment.
         configure_github_for(&app, &tenant, &github, true).await;
         let back = sign_in_to(&mut browser, &app, "github", &tenant).await;

@@ -684,6 +684,32 @@ async fn an_oauth_client_of_another_tenant_signs_in_that_tenants_people_only() {
         let id_token = claims_of(tokens["id_token"].as_str().expect("id token"));
         assert_eq!(id_token["tenant_id"], blog.as_str(), "{id_token}");
         assert_eq!(id_token["sub"], access["sub"]);
+        // The grant belongs to Blog: the admin API finds it there and nowhere else.
+        let subject = access["sub"].as_str().expect("sub");
+        let grants = |query: String| {
+            let app = &app;
+            async move {
+                crate::support::app::json_of(
+                    app.admin_request(
+                        reqwest::Method::GET,
+                        &format!("/admin/oauth2/consents?subject={subject}{query}"),
+                    )
+                    .send()
+                    .await
+                    .expect("sends"),
+                )
+                .await
+            }
+        };
+        let (status, listed) = grants(format!("&tenant_id={blog}")).await;
+        assert_eq!(status, StatusCode::OK, "{listed}");
+        assert_eq!(listed[0]["client_id"], client_id.as_str(), "{listed}");
+        let (status, _) = grants(String::new()).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "not a person of the default tenant"
+        );
 
         // Signed in to Blog now: the next request needs no login (consent is asked again, as
         // it was not remembered), and the default-tenant session is still there.
