@@ -407,8 +407,18 @@ impl IdentityStore for Store {
             "SELECT {IDENTITY_COLUMNS} FROM identities WHERE tenant_id = $1 \
              AND ($2 IS NULL OR id IN (SELECT identity_id FROM identity_identifiers \
                                        WHERE tenant_id = $1 AND identifier = $2)) \
+             AND ($5 IS NULL OR id IN (SELECT identity_id FROM identity_identifiers \
+                                       WHERE tenant_id = $1 AND identifier LIKE $5 ESCAPE '\\')) \
              AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4"
         );
+        // `%text%`, with the pattern's own wildcards escaped.
+        let contains = filter.identifier_contains.as_deref().map(|text| {
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
         let (mut rows, addresses) = with_pool!(self, |pool| {
             let mut tx = pool.begin().await.map_err(store_error)?;
             let mut rows: Vec<IdentityRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -416,6 +426,7 @@ impl IdentityStore for Store {
                 .bind(filter.identifier.as_deref())
                 .bind(filter.after)
                 .bind(i64::from(limit) + 1)
+                .bind(contains.as_deref())
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(store_error)?;

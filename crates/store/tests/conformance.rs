@@ -629,6 +629,7 @@ mod identities {
                         TenantId::DEFAULT,
                         &IdentityFilter {
                             identifier: None,
+                            identifier_contains: None,
                             after,
                             limit: 2,
                         },
@@ -667,6 +668,38 @@ mod identities {
             assert_eq!(page.identities.len(), 1);
             assert_eq!(page.identities[0].id, ids[3]);
             assert!(page.next.is_none());
+
+            // A search by part of an address; the pattern's wildcards are literal.
+            let search = |text: &str| IdentityFilter {
+                identifier_contains: Some(text.into()),
+                ..IdentityFilter::default()
+            };
+            let found = store
+                .list_identities(TenantId::DEFAULT, &search("er3@"))
+                .await
+                .expect("lists");
+            assert_eq!(
+                found.identities.iter().map(|i| i.id).collect::<Vec<_>>(),
+                vec![ids[3]],
+                "{}",
+                store.backend_name()
+            );
+            let all = store
+                .list_identities(TenantId::DEFAULT, &search("@example.com"))
+                .await
+                .expect("lists");
+            assert_eq!(all.identities.len(), ids.len().min(100));
+            for wildcard in ["%", "_ser", "user\\"] {
+                let none = store
+                    .list_identities(TenantId::DEFAULT, &search(wildcard))
+                    .await
+                    .expect("lists");
+                assert!(
+                    none.identities.is_empty(),
+                    "{wildcard}: {}",
+                    store.backend_name()
+                );
+            }
         }
     }
 

@@ -34,6 +34,8 @@ impl AddressKind {
 pub struct IdentityFilter {
     /// Only the identity with this (normalized) identifier.
     pub identifier: Option<String>,
+    /// Only identities with an identifier containing this (normalized) text.
+    pub identifier_contains: Option<String>,
     /// Keyset cursor: only identities with an id after this one.
     pub after: Option<Uuid>,
     /// Page size (at least 1).
@@ -44,6 +46,7 @@ impl Default for IdentityFilter {
     fn default() -> Self {
         Self {
             identifier: None,
+            identifier_contains: None,
             after: None,
             limit: 100,
         }

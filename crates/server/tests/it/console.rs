@@ -807,12 +807,18 @@ async fn a_developer_lists_searches_disables_enables_and_deletes_users_of_an_app
             .await;
         assert!(found.body.contains(bob.as_str()), "{}", found.body);
         assert!(!found.body.contains(carol.as_str()));
+        // Part of an address finds it too.
+        let partial = browser
+            .get(&format!("/console/apps/{id}/users?q=BOB"))
+            .await;
+        assert!(partial.body.contains(bob.as_str()), "{}", partial.body);
+        assert!(!partial.body.contains(carol.as_str()));
         let none = browser
             .get(&format!("/console/apps/{id}/users?q=dave%40example.com"))
             .await;
         assert!(
             none.body
-                .contains("No user of this app has this email address.")
+                .contains("No user of this app has an address containing this.")
         );
         let bad = browser
             .get(&format!("/console/apps/{id}/users?after=nonsense"))

@@ -293,6 +293,7 @@ pub async fn list(
         .map(normalize_identifier);
     let filter = IdentityFilter {
         identifier: identifier.clone(),
+        identifier_contains: None,
         after,
         limit,
     };

@@ -104,7 +104,8 @@ pub(super) async fn list(
         })?),
     };
     let filter = IdentityFilter {
-        identifier: (!q.is_empty()).then(|| normalize_identifier(&q)),
+        identifier: None,
+        identifier_contains: (!q.is_empty()).then(|| normalize_identifier(&q)),
         after,
         limit: PAGE_SIZE,
     };
