@@ -235,23 +235,32 @@ pub(super) async fn rename(
         }
     };
     app.name = name;
-    app.updated_at = stored_precision(state.now());
-    let by = ChangedBy::Developer {
-        id: developer.identity.id,
-        request: &meta,
-    };
-    match apps::update(&state, &app, by).await {
-        Ok(()) => {}
-        Err(StoreError::NotFound) => {
-            return Err(PageError::not_found("You have no app with this id."));
-        }
-        Err(e) => return Err(e.into()),
-    }
+    save(&state, &developer, &meta, &mut app).await?;
     Ok(redirect_with(
         &state,
         &format!("/console/apps/{}", app.id.0),
         "app_renamed",
     ))
+}
+
+/// Stores the developer's change to `app` (stamped now, recorded with the developer as actor);
+/// an app deleted meanwhile is "not found".
+pub(super) async fn save(
+    state: &AppState,
+    developer: &CurrentSession,
+    meta: &RequestMeta,
+    app: &mut Tenant,
+) -> Result<(), PageError> {
+    app.updated_at = stored_precision(state.now());
+    let by = ChangedBy::Developer {
+        id: developer.identity.id,
+        request: meta,
+    };
+    match apps::update(state, app, by).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::NotFound) => Err(PageError::not_found("You have no app with this id.")),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Serialize)]

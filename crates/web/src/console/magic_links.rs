@@ -8,7 +8,6 @@ use super::{
     DeveloperView, csrf_pair, developer, developer_posting, flash, form_field, owned_app, page,
     redirect_with, to_login,
 };
-use crate::apps::{self, ChangedBy};
 use crate::extract::RequestMeta;
 use crate::identity::session::CurrentSession;
 use crate::state::AppState;
@@ -17,9 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use gatehouse_domain::identity::stored_precision;
 use gatehouse_domain::magic_link::{DEFAULT_LIFESPAN, MAX_LIFESPAN};
-use gatehouse_domain::store::StoreError;
 use gatehouse_domain::tenant::{MagicLinkSettings, Tenant, TenantSettings};
 use serde::Serialize;
 
@@ -143,18 +140,7 @@ pub(super) async fn save(
         };
     settings.identity_schema = app.settings.identity_schema.clone();
     app.settings = settings;
-    app.updated_at = stored_precision(state.now());
-    let by = ChangedBy::Developer {
-        id: developer.identity.id,
-        request: &meta,
-    };
-    match apps::update(&state, &app, by).await {
-        Ok(()) => {}
-        Err(StoreError::NotFound) => {
-            return Err(PageError::not_found("You have no app with this id."));
-        }
-        Err(e) => return Err(e.into()),
-    }
+    super::apps::save(&state, &developer, &meta, &mut app).await?;
     Ok(redirect_with(
         &state,
         &format!("/console/apps/{}/magic-links", app.id.0),
