@@ -12,7 +12,9 @@
 # BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_SERVER_CPU, BENCH_LOAD_CPU, BENCH_PORT_BASE (18500),
 # BENCH_SKIP_BUILD, CARGO_TARGET_DIR, BENCH_WAIT_QUIET). BENCH_GATEWAY_BASELINE=PATH also measures
 # that gatehouse binary (e.g. a copy of an earlier build) as "gateway-baseline" in the same run,
-# just before the gateway, so a change is compared under the same conditions.
+# just before the gateway, so a change is compared under the same conditions. BENCH_PROFILE=1
+# then records the gateway with perf for 5 s under the -c$BENCH_CONNECTIONS load and prints its
+# hottest symbols (linux-perf from Debian's packages).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,6 +41,7 @@ need curl curl
 need taskset util-linux
 need node nodejs
 need_nginx
+if [ "${BENCH_PROFILE:-0}" = "1" ]; then need perf linux-perf; fi
 build_gatehouse
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-gateway-bench.XXXXXX")"
@@ -158,6 +161,21 @@ ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
   awk -v a="$((gw50 - up50))" 'BEGIN {
     printf "target added p50 < 0.2 ms: %.3f ms  %s\n", a / 1000, (a < 200) ? "MET" : "MISSED" }'
 } | tee "$WORK/table.md"
+
+if [ "${BENCH_PROFILE:-0}" = "1" ]; then
+  log "profiling the gateway (perf record, 5 s under wrk -c$CONNS)"
+  BENCH_AUTHORIZATION="Bearer $TOKEN" taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d10s \
+    -s "$HERE/get.lua" "$GW/" >"$WORK/wrk-profile.txt" &
+  WRK_PID=$!
+  sleep 3
+  taskset -c "$LOAD_CPU" perf record -F 999 -g -o "$WORK/perf.data" -p "$GW_PID" -- sleep 5 \
+    >"$WORK/perf-record.log" 2>&1 || log "perf record failed (see $WORK/perf-record.log)"
+  wait "$WRK_PID" || true
+  if [ -s "$WORK/perf.data" ]; then
+    perf report -i "$WORK/perf.data" --no-children --stdio -g none --percent-limit 0.4 2>/dev/null \
+      | grep -v -e '^#' -e '^$' | tee "$WORK/perf-report.txt"
+  fi
+fi
 
 log "raw wrk output, logs and table: $WORK"
 [ ! -s "$WORK/failed" ] || die "runs with errors, whose figures are not valid: $(tr '\n' ' ' <"$WORK/failed")"
