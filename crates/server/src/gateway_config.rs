@@ -24,6 +24,10 @@ pub struct GatewayArgs {
     /// API listener: decision API, id_token JWKS, metrics, health [default: 127.0.0.1:4456].
     #[arg(long, env = "GATEHOUSE_GATEWAY_API_ADDR", value_name = "ADDR")]
     pub api_addr: Option<SocketAddr>,
+    /// Proxy worker threads, each with its own event loop and upstream connections, all
+    /// accepting on the proxy listener [default: the number of CPUs this process may use].
+    #[arg(long, env = "GATEHOUSE_GATEWAY_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
     /// How long an upstream may take to send its response headers, e.g. `30s` (then 504).
     #[arg(
         long,
@@ -49,6 +53,8 @@ pub struct GatewayConfig {
     pub rules_path: PathBuf,
     pub proxy_addr: SocketAddr,
     pub api_addr: SocketAddr,
+    /// Proxy worker threads (at least one).
+    pub workers: usize,
     pub upstream_timeout: Duration,
     /// Extra CA certificates (PEM) for `https` upstreams.
     pub upstream_ca: Option<PathBuf>,
@@ -73,6 +79,11 @@ impl GatewayConfig {
             Some("json") => LogFormat::Json,
             Some(other) => bail!("GATEHOUSE_LOG_FORMAT {other:?} must be pretty or json"),
         };
+        let workers = match args.workers {
+            Some(0) => bail!("GATEHOUSE_GATEWAY_WORKERS must be at least 1"),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
         Ok(Self {
             rules_path: args.rules.clone(),
             proxy_addr: args
@@ -81,6 +92,7 @@ impl GatewayConfig {
             api_addr: args
                 .api_addr
                 .unwrap_or_else(|| ([127, 0, 0, 1], 4456).into()),
+            workers,
             upstream_timeout,
             upstream_ca: args.upstream_ca.clone(),
             reload_interval: Duration::from_secs(1),
@@ -89,12 +101,13 @@ impl GatewayConfig {
         })
     }
 
-    /// Defaults for tests: random ports, a fast reload poll.
+    /// Defaults for tests: random ports, a fast reload poll, two proxy workers.
     pub fn for_tests(rules_path: &Path) -> Self {
         Self {
             rules_path: rules_path.to_owned(),
             proxy_addr: ([127, 0, 0, 1], 0).into(),
             api_addr: ([127, 0, 0, 1], 0).into(),
+            workers: 2,
             upstream_timeout: Duration::from_secs(5),
             upstream_ca: None,
             reload_interval: Duration::from_millis(50),

@@ -56,6 +56,15 @@ impl Lifecycle {
         });
     }
 
+    /// Waits for work that runs elsewhere (on threads of its own) and may fail; it must finish
+    /// once [`Lifecycle::stopping`] turns `true`.
+    pub fn spawn_fallible(
+        &mut self,
+        task: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) {
+        self.tasks.spawn(task);
+    }
+
     /// Starts a graceful shutdown.
     pub fn shutdown(&self) {
         let _ = self.shutdown.send(true);

@@ -976,3 +976,31 @@ async fn reuses_an_upstream_connection_once_its_response_is_read() {
     assert_eq!(ports[0], ports[1], "{ports:?}");
     assert_eq!(ports[1], ports[2], "{ports:?}");
 }
+
+#[tokio::test]
+async fn every_proxy_worker_serves_and_all_of_them_stop_on_shutdown() {
+    let f = Fixture::start_with(|c| c.workers = 4).await;
+    // Sixteen connections at once (one client each): the workers share the listener.
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let url = format!("{}/public/{i}", f.proxy);
+        requests.spawn(async move {
+            json_of(reqwest::Client::new().get(url).send().await.expect("sends")).await
+        });
+    }
+    while let Some(joined) = requests.join_next().await {
+        let (status, body) = joined.expect("request task");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["headers"]["x-user-id"], "anonymous");
+    }
+    let addr = f.gateway.proxy_addr;
+    f.gateway.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), f.gateway.wait())
+        .await
+        .expect("every worker stops")
+        .expect("and reports no failure");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the proxy listener is closed once the last worker stopped"
+    );
+}

@@ -2,7 +2,13 @@
 //! upgrades passed through, and every request straight to [`proxy::handle`] with its client's
 //! address, without a router in between. On shutdown it stops accepting and lets each connection
 //! finish its request in flight.
+//!
+//! `gatehouse gateway` runs one such loop per proxy worker (a thread with a single-threaded
+//! runtime, as nginx runs worker processes), all accepting from the same socket: a request
+//! then never leaves the thread that read it, and each worker keeps its own upstream
+//! connections.
 
+use super::upstream::Upstreams;
 use super::{Gateway, proxy};
 use axum::body::Body;
 use hyper::body::Incoming;
@@ -16,6 +22,7 @@ use tokio::task::JoinSet;
 
 /// Serves the proxy on `listener` until `stop` completes, then waits for open connections.
 pub async fn serve_proxy(listener: TcpListener, gateway: Gateway, stop: impl Future<Output = ()>) {
+    let upstreams = Upstreams::new(gateway.0.connector.clone());
     let (closing, closed) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut stop = std::pin::pin!(stop);
@@ -36,13 +43,21 @@ pub async fn serve_proxy(listener: TcpListener, gateway: Gateway, stop: impl Fut
             tracing::debug!(error = %err, "cannot set TCP_NODELAY");
         }
         let gateway = gateway.clone();
+        let upstreams = upstreams.clone();
         let mut closed = closed.clone();
         connections.spawn(async move {
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let gateway = gateway.clone();
+                let upstreams = upstreams.clone();
                 async move {
                     Ok::<_, Infallible>(
-                        proxy::forward_request(&gateway, request.map(Body::new), Some(peer)).await,
+                        proxy::forward_request(
+                            &gateway,
+                            &upstreams,
+                            request.map(Body::new),
+                            Some(peer),
+                        )
+                        .await,
                     )
                 }
             });

@@ -3,7 +3,8 @@
 //! instead (nginx `auth_request`, Traefik `forwardAuth`, Envoy `ext_authz`).
 //!
 //! * [`Gateway`]: the shared state: compiled rules (swapped atomically on reload), the upstream
-//!   connection pool, the HTTP client for authenticators, the `id_token` signing key, metrics;
+//!   connector (each proxy worker keeps its own connections), the HTTP client for
+//!   authenticators, the `id_token` signing key, metrics;
 //! * `compiled`: rules plus their live authenticators; `authn`: the authenticators;
 //! * `pipeline`: authenticate → authorize → mutate, shared by both listeners;
 //! * `listener`: the proxy listener; `proxy`: the data path; `upstream`: the upstream connections; `decisions`: the decision API;
@@ -32,6 +33,7 @@ use axum::routing::{any, get};
 use compiled::{CompiledRules, ValidatorPool};
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::gateway::RuleSet;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use id_token::IdTokenSigner;
 use rustls::pki_types::CertificateDer;
@@ -72,7 +74,8 @@ struct Inner {
     rules: RwLock<Arc<CompiledRules>>,
     validators: ValidatorPool,
     http: reqwest::Client,
-    upstream: upstream::Upstreams,
+    /// How proxy workers open upstream connections (TCP, or TLS for `https`).
+    connector: HttpsConnector<HttpConnector>,
     signer: IdTokenSigner,
     metrics: Metrics,
     clock: Arc<dyn Clock>,
@@ -109,7 +112,6 @@ impl Gateway {
             .https_or_http()
             .enable_http1()
             .wrap_connector(connector);
-        let upstream = upstream::Upstreams::new(connector);
         let signer = IdTokenSigner::generate(clock.now()).map_err(CompileError::Key)?;
         let validators = ValidatorPool::default();
         let compiled = CompiledRules::build(rules, &validators, &http)?;
@@ -117,7 +119,7 @@ impl Gateway {
             rules: RwLock::new(Arc::new(compiled)),
             validators,
             http,
-            upstream,
+            connector,
             signer,
             metrics: Metrics::new(),
             clock,

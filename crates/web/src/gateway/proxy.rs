@@ -8,6 +8,7 @@ use super::Gateway;
 use super::compiled::CompiledRule;
 use super::error::{GatewayError, accepts_html};
 use super::pipeline::{Mutations, decide};
+use super::upstream::Upstreams;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
@@ -187,6 +188,7 @@ fn tunnel(client: OnUpgrade, upstream: OnUpgrade, rule_id: String) {
 
 async fn forward(
     gateway: &Gateway,
+    upstreams: &Upstreams,
     rule: &CompiledRule,
     mut request: Request,
     peer: Option<SocketAddr>,
@@ -210,7 +212,7 @@ async fn forward(
     );
     let mut response = match tokio::time::timeout(
         gateway.0.settings.upstream_timeout,
-        gateway.0.upstream.send(origin, outgoing),
+        upstreams.send(origin, outgoing),
     )
     .await
     {
@@ -235,9 +237,11 @@ async fn forward(
     Ok(response)
 }
 
-/// One request through the rules, from the client at `peer`.
+/// One request through the rules, from the client at `peer`, to an upstream connection of
+/// `upstreams` (the calling worker's pool).
 pub async fn forward_request(
     gateway: &Gateway,
+    upstreams: &Upstreams,
     mut request: Request,
     peer: Option<SocketAddr>,
 ) -> Response {
@@ -258,7 +262,7 @@ pub async fn forward_request(
     };
     // A cheap copy (shared bytes), for the original URL of an error answer.
     let target = request.uri().clone();
-    let response = match forward(gateway, rule, request, peer, host, path).await {
+    let response = match forward(gateway, upstreams, rule, request, peer, host, path).await {
         Ok(response) => response,
         Err(err) => {
             let original = match target.query() {

@@ -3,6 +3,10 @@
 //! connection goes back to the idle list when the response body has been read to its end, from
 //! inside the body itself, so nothing is spawned per request. A connection whose response was
 //! not read to the end, that was upgraded (101), or that timed out is not reused.
+//!
+//! Each proxy worker has its own `Upstreams`: a connection is driven by the runtime of the worker
+//! that opened it, so reusing it from another worker's thread would wake that runtime for every
+//! request.
 
 use axum::body::Body;
 use axum::body::Bytes;
@@ -118,7 +122,7 @@ impl IdleLists {
     }
 }
 
-/// The upstream connections of a gateway. Cheap to clone.
+/// The upstream connections of one proxy worker. Cheap to clone.
 #[derive(Clone)]
 pub struct Upstreams {
     connector: HttpsConnector<HttpConnector>,
