@@ -26,13 +26,20 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 
 /// Removes the hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
+    // The usual `Connection` values (`keep-alive`, `close`, `upgrade`) name no other header:
+    // only a token beyond those is parsed as a header name.
+    let mut named: Vec<HeaderName> = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for token in value.split(',').map(str::trim) {
+            let usual = ["keep-alive", "close", "upgrade", ""]
+                .iter()
+                .any(|u| token.eq_ignore_ascii_case(u));
+            if !usual && let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+                named.push(name);
+            }
+        }
+    }
     for name in named {
         headers.remove(name);
     }
@@ -112,12 +119,12 @@ pub fn upstream_uri(
 
 fn set_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>, host: &str) {
     if let Some(peer) = peer {
-        let ip = peer.ip().to_string();
         let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(existing) => format!("{existing}, {ip}"),
-            None => ip,
+            Some(existing) => format!("{existing}, {}", peer.ip()),
+            None => peer.ip().to_string(),
         };
-        if let Ok(v) = HeaderValue::from_str(&value) {
+        // The string's own buffer becomes the header value: no second copy.
+        if let Ok(v) = HeaderValue::from_maybe_shared(axum::body::Bytes::from(value)) {
             headers.insert(X_FORWARDED_FOR, v);
         }
     }
@@ -344,7 +351,13 @@ mod tests {
             header::CONNECTION,
             HeaderValue::from_static("keep-alive, x-secret-hop"),
         );
+        h.append(
+            header::CONNECTION,
+            HeaderValue::from_static("Close, X-Other-Hop"),
+        );
         h.insert("x-secret-hop", HeaderValue::from_static("1"));
+        h.insert("x-other-hop", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert(
             header::TRANSFER_ENCODING,
             HeaderValue::from_static("chunked"),
