@@ -6,8 +6,9 @@
 //! The proxy runs on `workers` threads of its own, each a single-threaded tokio runtime accepting
 //! from the same socket (nginx's worker model): a request is read, authenticated, forwarded and
 //! answered on one thread, with no hand-off between the threads of a shared runtime. On one core
-//! this serves about 17% more requests per second than the same code on the multi-threaded
-//! runtime (`bench/gateway.sh`). The API listener and the reload loop stay on the main runtime.
+//! this serves 8–20% more requests per second than the same code on the multi-threaded runtime
+//! (`bench/gateway.sh`, bench/README.md). The API listener and the reload loop stay on the main
+//! runtime.
 
 use crate::gateway_config::{GatewayConfig, parse_rules, read_rules_file};
 use crate::lifecycle::Lifecycle;
