@@ -160,10 +160,13 @@ pub async fn create_postgres_database(base_url: &str, name: &str) -> Result<Stri
     Ok(url)
 }
 
-/// Maps a driver error to the store's reasons.
+/// Maps a driver error to the store's reasons. A foreign key violation means a row refers to
+/// one that is not there (its tenant or identity was deleted meanwhile, or never existed): the
+/// caller hears `NotFound`, not a database failure.
 pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
     match err {
         sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
             constraint: db.constraint().unwrap_or("unique").to_owned(),
         },

@@ -543,6 +543,28 @@ mod identities {
     }
 
     #[tokio::test]
+    async fn an_identity_of_a_tenant_that_is_not_there_is_not_found_and_writes_nothing() {
+        for store in stores("identity_without_tenant").await {
+            // A tenant deleted while one of its users signs up, say.
+            let (mut orphan, identifiers) = person("nobody@example.com", NOW);
+            orphan.tenant_id = TenantId(uuid::Uuid::now_v7());
+            let result = store.insert_identity(&orphan, &identifiers, None).await;
+            assert!(
+                matches!(result, Err(StoreError::NotFound)),
+                "{}: {result:?}",
+                store.backend_name()
+            );
+            assert!(
+                store
+                    .find_identity(orphan.tenant_id, orphan.id)
+                    .await
+                    .expect("reads")
+                    .is_none()
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn updates_replace_traits_identifiers_addresses_and_password() {
         for store in stores("identity_update").await {
             let (mut identity, identifiers) = person("ada@example.com", NOW);

@@ -120,5 +120,17 @@ async fn malformed_admin_json_is_a_400_naming_the_problem() {
             .await
             .expect("sends");
         assert_eq!(unknown_tenant.status(), StatusCode::BAD_REQUEST);
+        // Moving a client to a tenant that is not there is refused the same way.
+        let (client_id, _) = app.machine_client().await;
+        let (status, answer) = json_of(
+            app.admin_request(Method::PUT, &format!("/admin/clients/{client_id}"))
+                .json(&serde_json::json!({"grant_types": ["client_credentials"], "tenant_id": uuid::Uuid::new_v4()}))
+                .send()
+                .await
+                .expect("sends"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(answer["error"]["id"], "unknown_tenant");
     }
 }

@@ -166,11 +166,8 @@ pub async fn create_client(
     };
     match state.store.insert_client(&client).await {
         Ok(()) => {}
-        Err(StoreError::Backend(e)) if tenant_id != TenantId::DEFAULT => {
-            // The only other constraint an insert can break is the tenant foreign key.
-            tracing::debug!(error = %e, "client insert failed; assuming an unknown tenant");
-            return Err(ClientWriteError::UnknownTenant(tenant_id));
-        }
+        // The row it refers to is missing: its tenant.
+        Err(StoreError::NotFound) => return Err(ClientWriteError::UnknownTenant(tenant_id)),
         Err(e) => return Err(e.into()),
     }
     state.clients.invalidate(&client.client_id).await;
@@ -232,8 +229,8 @@ pub async fn replace_client(
     state.clients.invalidate(&client.client_id).await;
     match result {
         Ok(()) => {}
-        Err(StoreError::Backend(e)) if client.tenant_id != TenantId::DEFAULT => {
-            tracing::debug!(error = %e, "client update failed; assuming an unknown tenant");
+        // Moved to a tenant that is not there (otherwise: the client was deleted meanwhile).
+        Err(StoreError::NotFound) if req.tenant_id.is_some() => {
             return Err(ClientWriteError::UnknownTenant(client.tenant_id));
         }
         Err(e) => return Err(e.into()),
