@@ -101,11 +101,8 @@ impl ScopeStore for Store {
             .bind(Ts(scope.updated_at))
             .execute(pool)
             .await
-            .map_err(|err| match err {
-                // The tenant named by the row does not exist.
-                sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-                other => store_error(other),
-            })?;
+            // A tenant that does not exist is `NotFound` (a foreign key violation).
+            .map_err(store_error)?;
         });
         Ok(())
     }

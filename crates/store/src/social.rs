@@ -120,10 +120,8 @@ impl SocialStore for Store {
             .bind(Ts(p.updated_at))
             .execute(pool)
             .await
-            .map_err(|e| match e {
-                sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-                other => store_error(other),
-            })?;
+            // A tenant that does not exist is `NotFound` (a foreign key violation).
+            .map_err(store_error)?;
         });
         Ok(!existed)
     }
