@@ -18,6 +18,8 @@ use uuid::Uuid;
 pub const MAX_NAME_CHARS: usize = 100;
 /// The most allowed return URLs a tenant may list.
 pub const MAX_RETURN_URLS: usize = 50;
+/// The most apps one developer may own in the console (the admin API has no such limit).
+pub const MAX_APPS_PER_DEVELOPER: u32 = 25;
 /// The prefix every API key starts with, so secret scanners recognise a leaked one.
 pub const API_KEY_PREFIX: &str = "ghk_";
 /// How many characters of a key (prefix included) stay visible in listings.
@@ -227,13 +229,17 @@ pub trait TenantStore: Send + Sync {
     async fn delete_tenant(&self, id: TenantId) -> StoreResult<()>;
 
     /// Stores the tenant as [`Self::insert_tenant`] does, owned by the developer `owner` (an
-    /// identity of [`TenantId::CONSOLE`]), in one transaction.
+    /// identity of [`TenantId::CONSOLE`]), in one transaction, unless they already own `limit`
+    /// apps: then `Ok(false)` and nothing is written. `NotFound` when the owner identity is gone.
+    /// The count and the insert are one transaction that first writes the owner's identity row,
+    /// so a developer's concurrent requests take turns and cannot pass the limit.
     async fn insert_owned_tenant(
         &self,
         tenant: &Tenant,
         owner: Uuid,
         now: OffsetDateTime,
-    ) -> StoreResult<()>;
+        limit: u32,
+    ) -> StoreResult<bool>;
     /// The tenants `owner` owns, oldest first.
     async fn list_owned_tenants(&self, owner: Uuid) -> StoreResult<Vec<Tenant>>;
     /// The tenant `id` if `owner` owns it (`None` for another developer's app).

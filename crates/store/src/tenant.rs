@@ -102,27 +102,43 @@ fn settings_json(tenant: &Tenant) -> StoreResult<serde_json::Value> {
     serde_json::to_value(&tenant.settings).map_err(|e| StoreError::Backend(Box::new(e)))
 }
 
-/// A row that points at a tenant that does not exist (any more): the tenant is not found.
-fn missing_tenant(err: sqlx::Error) -> StoreError {
-    match err {
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
-        other => store_error(other),
-    }
-}
-
 impl Store {
     /// The tenant row, its built-in scopes and, for an app made in the console, its owner row,
-    /// in one transaction.
+    /// in one transaction; `false` (nothing written) when the owner already owns `limit` apps.
     async fn insert_tenant_owned_by(
         &self,
         tenant: &Tenant,
-        owner: Option<(Uuid, OffsetDateTime)>,
-    ) -> StoreResult<()> {
+        owner: Option<(Uuid, OffsetDateTime, u32)>,
+    ) -> StoreResult<bool> {
         let settings = settings_json(tenant)?;
         // A new tenant starts with the built-in scope catalog, as the default tenant did.
         let scopes = builtin_scopes(tenant.id, tenant.created_at);
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await.map_err(store_error)?;
+            if let Some((owner, _, limit)) = owner {
+                // A write to the owner's row first: PostgreSQL locks the row, SQLite takes its
+                // write lock, so the count below cannot go stale before the insert commits.
+                let owner_exists =
+                    sqlx::query("UPDATE identities SET updated_at = updated_at WHERE id = $1")
+                        .bind(owner)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?
+                        .rows_affected();
+                if owner_exists == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let owned: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM console_app_owners WHERE identity_id = $1",
+                )
+                .bind(owner)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                if owned >= i64::from(limit) {
+                    return Ok(false);
+                }
+            }
             sqlx::query(
                 "INSERT INTO tenants (id, name, settings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
             )
@@ -153,7 +169,7 @@ impl Store {
                 .await
                 .map_err(store_error)?;
             }
-            if let Some((owner, now)) = owner {
+            if let Some((owner, now, _)) = owner {
                 sqlx::query(
                     "INSERT INTO console_app_owners (tenant_id, identity_id, created_at) \
                      VALUES ($1, $2, $3)",
@@ -163,18 +179,18 @@ impl Store {
                 .bind(Ts(now))
                 .execute(&mut *tx)
                 .await
-                .map_err(missing_tenant)?;
+                .map_err(store_error)?;
             }
             tx.commit().await.map_err(store_error)?;
         });
-        Ok(())
+        Ok(true)
     }
 }
 
 #[async_trait]
 impl TenantStore for Store {
     async fn insert_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
-        self.insert_tenant_owned_by(tenant, None).await
+        self.insert_tenant_owned_by(tenant, None).await.map(|_| ())
     }
 
     async fn insert_owned_tenant(
@@ -182,8 +198,9 @@ impl TenantStore for Store {
         tenant: &Tenant,
         owner: Uuid,
         now: OffsetDateTime,
-    ) -> StoreResult<()> {
-        self.insert_tenant_owned_by(tenant, Some((owner, now)))
+        limit: u32,
+    ) -> StoreResult<bool> {
+        self.insert_tenant_owned_by(tenant, Some((owner, now, limit)))
             .await
     }
 
@@ -331,7 +348,7 @@ impl TenantStore for Store {
             .bind(key.last_used_at.map(Ts))
             .execute(pool)
             .await
-            .map_err(missing_tenant)?;
+            .map_err(store_error)?;
         });
         Ok(())
     }

@@ -2976,6 +2976,36 @@ mod tenants {
     }
 
     #[tokio::test]
+    async fn concurrent_console_apps_of_one_developer_stop_at_the_limit() {
+        for store in stores("tenant_owned_race").await {
+            let (dev, ids) = person(TenantId::CONSOLE, "dev@example.com");
+            store
+                .insert_identity(&dev, &ids, None)
+                .await
+                .expect("inserts");
+            let mut tasks = Vec::new();
+            for i in 0..8 {
+                let store = store.clone();
+                let app = tenant(&format!("app {i}"), 10 + i);
+                tasks.push(tokio::spawn(async move {
+                    store.insert_owned_tenant(&app, dev.id, NOW, 3).await
+                }));
+            }
+            let mut stored = 0;
+            for t in tasks {
+                if t.await.expect("task").expect("answers") {
+                    stored += 1;
+                }
+            }
+            assert_eq!(stored, 3, "{}", store.backend_name());
+            assert_eq!(
+                store.list_owned_tenants(dev.id).await.expect("lists").len(),
+                3
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn console_apps_belong_to_their_developer_and_go_with_their_tenant() {
         for store in stores("tenant_owned").await {
             let (alice, alice_ids) = person(TenantId::CONSOLE, "alice@example.com");
@@ -2990,15 +3020,24 @@ mod tenants {
             let notes = tenant("notes", 2);
             let shop = tenant("shop", 3);
             store
-                .insert_owned_tenant(&blog, alice.id, NOW)
+                .insert_owned_tenant(&blog, alice.id, NOW, 2)
                 .await
                 .expect("inserts");
             store
-                .insert_owned_tenant(&notes, alice.id, NOW)
+                .insert_owned_tenant(&notes, alice.id, NOW, 2)
                 .await
                 .expect("inserts");
+            // A third app is past alice's limit of two: refused, nothing written.
+            let third = tenant("third", 5);
+            assert!(
+                !store
+                    .insert_owned_tenant(&third, alice.id, NOW, 2)
+                    .await
+                    .expect("answers")
+            );
+            assert_eq!(store.find_tenant(third.id).await.expect("reads"), None);
             store
-                .insert_owned_tenant(&shop, bob.id, NOW)
+                .insert_owned_tenant(&shop, bob.id, NOW, 2)
                 .await
                 .expect("inserts");
             // The app comes with its scope catalog, as any tenant does.
@@ -3034,7 +3073,7 @@ mod tenants {
             let ghost = tenant("ghost", 4);
             assert!(matches!(
                 store
-                    .insert_owned_tenant(&ghost, uuid::Uuid::now_v7(), NOW)
+                    .insert_owned_tenant(&ghost, uuid::Uuid::now_v7(), NOW, 2)
                     .await,
                 Err(StoreError::NotFound)
             ));
@@ -3045,6 +3084,13 @@ mod tenants {
             assert_eq!(
                 store.list_owned_tenants(alice.id).await.expect("lists"),
                 vec![notes.clone()]
+            );
+            // One app fewer: room for another.
+            assert!(
+                store
+                    .insert_owned_tenant(&third, alice.id, NOW, 2)
+                    .await
+                    .expect("inserts")
             );
             assert!(matches!(
                 store.delete_tenant(TenantId::CONSOLE).await,

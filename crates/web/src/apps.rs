@@ -15,7 +15,7 @@ use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::oauth::store::ClientFilter;
 use gatehouse_domain::secret::Secret;
 use gatehouse_domain::store::{StoreError, StoreResult};
-use gatehouse_domain::tenant::{ApiKey, Tenant};
+use gatehouse_domain::tenant::{ApiKey, MAX_APPS_PER_DEVELOPER, Tenant};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -57,13 +57,20 @@ async fn record(
 }
 
 /// Stores a new app (owned by the developer who creates it in the console) with its built-in
-/// scopes, and records `tenant_created`.
-pub async fn create(state: &AppState, tenant: &Tenant, by: ChangedBy<'_>) -> StoreResult<()> {
+/// scopes, and records `tenant_created`. `false` (nothing stored) when the developer already
+/// owns [`MAX_APPS_PER_DEVELOPER`] apps.
+pub async fn create(state: &AppState, tenant: &Tenant, by: ChangedBy<'_>) -> StoreResult<bool> {
     match by {
         ChangedBy::Admin => state.store.insert_tenant(tenant).await?,
         ChangedBy::Developer { id, .. } => {
             let now = stored_precision(state.now());
-            state.store.insert_owned_tenant(tenant, id, now).await?;
+            let stored = state
+                .store
+                .insert_owned_tenant(tenant, id, now, MAX_APPS_PER_DEVELOPER)
+                .await?;
+            if !stored {
+                return Ok(false);
+            }
         }
     }
     // Its built-in scopes: this node knows them at once, the others within seconds.
@@ -77,7 +84,7 @@ pub async fn create(state: &AppState, tenant: &Tenant, by: ChangedBy<'_>) -> Sto
         json!({"tenant_id": tenant.id, "name": tenant.name}),
     )
     .await;
-    Ok(())
+    Ok(true)
 }
 
 /// Stores the app's new name and settings and records `tenant_updated`; `NotFound` if it is gone.

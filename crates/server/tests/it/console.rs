@@ -1124,3 +1124,41 @@ async fn a_developer_configures_social_sign_in_for_an_app() {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn a_developer_owns_at_most_the_limit_of_apps() {
+    for app in TestApp::all("console_app_limit").await {
+        let mut browser = developer(&app, "prolific@example.com").await;
+        let list = browser.get("/console/").await;
+        for i in 0..gatehouse_domain::tenant::MAX_APPS_PER_DEVELOPER {
+            let created = post(
+                &mut browser,
+                &list,
+                "/console/apps",
+                &[("name", &format!("app {i}"))],
+            )
+            .await;
+            assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+        }
+        let refused = post(
+            &mut browser,
+            &list,
+            "/console/apps",
+            &[("name", "one more")],
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+        assert!(
+            refused.body.contains("You already have 25 apps"),
+            "{}",
+            refused.body
+        );
+        // The name typed is kept in the form; nothing was created.
+        assert!(refused.body.contains("one more"), "{}", refused.body);
+        let list = browser.get("/console/").await;
+        assert!(!list.body.contains("one more"), "{}", list.body);
+        // Another developer is not affected.
+        let mut other = developer(&app, "other@example.com").await;
+        create_app(&mut other, "Mine").await;
+    }
+}

@@ -155,6 +155,7 @@ pub async fn create(
     }
     let (name, settings) = req.parse(&state.schemas)?;
     let tenant = Tenant::new(name, settings, stored_precision(state.now()));
+    // The admin API has no limit: this always stores the tenant.
     apps::create(&state, &tenant, ChangedBy::Admin).await?;
     Ok((StatusCode::CREATED, Json(TenantResponse::new(&tenant))).into_response())
 }

@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gatehouse_domain::identity::stored_precision;
 use gatehouse_domain::store::StoreError;
-use gatehouse_domain::tenant::{Tenant, TenantSettings, parse_name};
+use gatehouse_domain::tenant::{MAX_APPS_PER_DEVELOPER, Tenant, TenantSettings, parse_name};
 use serde::Serialize;
 
 /// An app as the console shows it.
@@ -91,6 +91,19 @@ pub(super) async fn list(
     render_list(&state, &developer, &headers, NameForm::default()).await
 }
 
+/// The list page again, with the refused name and why, answered with `status`.
+async fn refused(
+    state: &AppState,
+    developer: &CurrentSession,
+    headers: &HeaderMap,
+    form: NameForm,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let mut response = render_list(state, developer, headers, form).await?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
 pub(super) async fn create(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -108,9 +121,7 @@ pub(super) async fn create(
                 name: typed,
                 error: Some(name_refusal(&err)),
             };
-            let mut response = render_list(&state, &developer, &headers, form).await?;
-            *response.status_mut() = StatusCode::BAD_REQUEST;
-            return Ok(response);
+            return refused(&state, &developer, &headers, form, StatusCode::BAD_REQUEST).await;
         }
     };
     let tenant = Tenant::new(
@@ -122,7 +133,16 @@ pub(super) async fn create(
         id: developer.identity.id,
         request: &meta,
     };
-    apps::create(&state, &tenant, by).await?;
+    if !apps::create(&state, &tenant, by).await? {
+        let form = NameForm {
+            name: typed,
+            error: Some(format!(
+                "You already have {MAX_APPS_PER_DEVELOPER} apps, the most one account may have. \
+                 Delete one to create another."
+            )),
+        };
+        return refused(&state, &developer, &headers, form, StatusCode::CONFLICT).await;
+    }
     Ok(redirect_with(
         &state,
         &format!("/console/apps/{}", tenant.id.0),
