@@ -55,10 +55,12 @@ pub enum AuditEventType {
     ClientCreated,
     /// An OAuth 2.0 client of an app was deleted in the console.
     ClientDeleted,
+    /// An OAuth 2.0 client of an app was changed in the console.
+    ClientUpdated,
 }
 
 impl AuditEventType {
-    pub const ALL: [AuditEventType; 39] = [
+    pub const ALL: [AuditEventType; 40] = [
         Self::RegistrationSucceeded,
         Self::RegistrationAttempted,
         Self::LoginSucceeded,
@@ -98,6 +100,7 @@ impl AuditEventType {
         Self::MagicLinkSent,
         Self::ClientCreated,
         Self::ClientDeleted,
+        Self::ClientUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -141,6 +144,7 @@ impl AuditEventType {
             Self::MagicLinkSent => "magic_link_sent",
             Self::ClientCreated => "client_created",
             Self::ClientDeleted => "client_deleted",
+            Self::ClientUpdated => "client_updated",
         }
     }
 

@@ -12,6 +12,7 @@ use gatehouse_domain::audit::{AuditEvent, AuditEventType, AuditResult};
 use gatehouse_domain::identity::schema::TraitsError;
 use gatehouse_domain::identity::{Identity, IdentityState, stored_precision};
 use gatehouse_domain::ids::TenantId;
+use gatehouse_domain::oauth::client::Client;
 use gatehouse_domain::oauth::store::ClientFilter;
 use gatehouse_domain::secret::Secret;
 use gatehouse_domain::store::{StoreError, StoreResult};
@@ -212,6 +213,53 @@ pub async fn create_client(
     )
     .await;
     Ok(created)
+}
+
+/// The client `client_id` if `tenant` owns it.
+pub async fn find_client(
+    state: &AppState,
+    tenant: TenantId,
+    client_id: &str,
+) -> StoreResult<Option<Client>> {
+    Ok(state
+        .store
+        .find_client(client_id)
+        .await?
+        .filter(|c| c.tenant_id == tenant))
+}
+
+/// Changes the name, redirect URIs, grant types and scope of `client` (a client of `tenant`)
+/// to those of `edit`, keeping everything else it has (secret, type, audience, lifespans, …),
+/// through the rules of `PUT /admin/clients/{id}`; records `client_updated` (client id, name).
+pub async fn update_client(
+    state: &AppState,
+    tenant: TenantId,
+    client: Client,
+    edit: ClientRequest,
+    by: ChangedBy<'_>,
+) -> Result<Client, ClientWriteError> {
+    let mut req = ClientRequest::of(&client)
+        .map_err(|e| ClientWriteError::Store(StoreError::Backend(Box::new(e))))?;
+    req.client_name = edit.client_name;
+    req.redirect_uris = edit.redirect_uris;
+    req.grant_types = edit.grant_types;
+    // The default (`code`) follows the grant types.
+    req.response_types = None;
+    req.scope = edit.scope;
+    req.tenant_id = Some(tenant.0);
+    let (client, _) = clients::replace_client(state, client, &req, Origin::Admin).await?;
+    record(
+        state,
+        tenant,
+        AuditEventType::ClientUpdated,
+        by,
+        json!({
+            "client_id": client.client_id,
+            "client_name": client.metadata.client_name,
+        }),
+    )
+    .await;
+    Ok(client)
 }
 
 /// Deletes the client `client_id` if `tenant` owns it (cache invalidated as for

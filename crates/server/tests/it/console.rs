@@ -1162,3 +1162,147 @@ async fn a_developer_owns_at_most_the_limit_of_apps() {
         create_app(&mut other, "Mine").await;
     }
 }
+
+#[tokio::test]
+async fn a_developer_edits_an_oauth_client_and_keeps_its_secret_and_other_settings() {
+    for app in TestApp::all("console_client_edit").await {
+        let mut browser = developer(&app, "alice@example.com").await;
+        let id = create_app(&mut browser, "Blog").await;
+        let created = create_client(
+            &mut browser,
+            &id,
+            &[
+                ("name", "Backend"),
+                ("scope", "email"),
+                ("other_scopes", "api:read"),
+                ("client_type", "confidential"),
+            ],
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        let client_id = code_with_id(&created.body, "client-id");
+        let secret = code_with_id(&created.body, "client-secret");
+        // Something only the admin API sets: an audience. Editing in the console keeps it.
+        let path = format!("/admin/clients/{client_id}");
+        let (_, mut stored) = admin(&app, Method::GET, &path, None).await;
+        stored["audience"] = json!(["https://api.blog.example"]);
+        let (status, _) = admin(&app, Method::PUT, &path, Some(stored)).await;
+        assert_eq!(status, StatusCode::OK);
+
+        // The form comes filled in: the catalog's scopes checked, the others as text.
+        let edit_path = format!("/console/apps/{id}/clients/{client_id}");
+        let list = browser.get(&format!("/console/apps/{id}/clients")).await;
+        let shown = list.body.replace("&#x2f;", "/");
+        assert!(
+            shown.contains(&format!("href=\"{edit_path}\"")),
+            "{}",
+            list.body
+        );
+        let page = browser.get(&edit_path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_eq!(page.input_value("name").as_deref(), Some("Backend"));
+        assert_eq!(
+            page.input_value("other_scopes").as_deref(),
+            Some("api:read")
+        );
+        assert!(
+            page.body.contains("value=\"email\" checked"),
+            "{}",
+            page.body
+        );
+
+        // Bad input: a clear message, nothing changed.
+        for (fields, message) in [
+            (vec![("name", "")], "Enter a name."),
+            (
+                vec![
+                    ("name", "Backend"),
+                    ("redirect_uris", "http://example.com/cb"),
+                ],
+                "redirect_uris",
+            ),
+        ] {
+            let refused = post(&mut browser, &page, &edit_path, &fields).await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+            assert!(refused.body.contains(message), "{}", refused.body);
+        }
+
+        let saved = post(
+            &mut browser,
+            &page,
+            &edit_path,
+            &[
+                ("name", "Backend v2"),
+                ("redirect_uris", "https://blog.example/callback"),
+                ("scope", "openid"),
+                ("scope", "email"),
+                ("other_scopes", "api:read api:write"),
+                // The type is chosen at creation: this is ignored.
+                ("client_type", "public"),
+            ],
+        )
+        .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let list = browser.follow(saved).await;
+        assert!(
+            list.body.contains("The client has been saved."),
+            "{}",
+            list.body
+        );
+        assert!(list.body.contains("Backend v2"));
+
+        let (_, client) = admin(&app, Method::GET, &path, None).await;
+        assert_eq!(client["client_name"], "Backend v2", "{client}");
+        assert_eq!(
+            client["redirect_uris"],
+            json!(["https://blog.example/callback"])
+        );
+        assert_eq!(
+            client["audience"],
+            json!(["https://api.blog.example"]),
+            "{client}"
+        );
+        assert_eq!(client["token_endpoint_auth_method"], "client_secret_basic");
+        for grant in ["authorization_code", "client_credentials"] {
+            assert!(
+                client["grant_types"]
+                    .as_array()
+                    .expect("list")
+                    .contains(&json!(grant)),
+                "{client}"
+            );
+        }
+        for scope in ["openid", "email", "api:read", "api:write"] {
+            assert!(
+                client["scope"]
+                    .as_str()
+                    .expect("scope")
+                    .split(' ')
+                    .any(|s| s == scope),
+                "{client}"
+            );
+        }
+        // The secret still works.
+        let (status, token) = client_credentials(&app, &client_id, &secret).await;
+        assert_eq!(status, StatusCode::OK, "{token}");
+
+        // Another developer reaches neither the page nor the form.
+        let mut bob = developer(&app, "bob@example.com").await;
+        let denied = bob.get(&edit_path).await;
+        assert_eq!(denied.status, StatusCode::NOT_FOUND);
+        // A client of another app is not one of this app's.
+        let other = create_app(&mut browser, "Shop").await;
+        let wrong = browser
+            .get(&format!("/console/apps/{other}/clients/{client_id}"))
+            .await;
+        assert_eq!(wrong.status, StatusCode::NOT_FOUND);
+
+        let found = events(&app, &id).await;
+        let event = found
+            .iter()
+            .find(|e| e["event_type"] == "client_updated")
+            .expect("the event");
+        assert_eq!(event["actor"], "developer", "{event}");
+        assert!(!event.to_string().contains(&secret));
+    }
+}

@@ -1,9 +1,10 @@
 //! An app's OAuth 2.0 clients in the console (`GET|POST /console/apps/{id}/clients`): the list
 //! (client id, name, redirect URIs, scopes, created), "Create a client" (the page that answers
-//! shows the client secret, the only time it is ever shown) and "Delete"
-//! (`POST …/clients/{client_id}/delete`). Creation and deletion go through
-//! [`crate::apps::create_client`] and [`crate::apps::delete_client`], the rules of
-//! `/admin/clients` with the app as the client's tenant.
+//! shows the client secret, the only time it is ever shown), "Edit" (`GET|POST
+//! …/clients/{client_id}`: name, redirect URIs and scopes; the type and the secret stay) and
+//! "Delete" (`POST …/clients/{client_id}/delete`). These go through [`crate::apps`]
+//! (`create_client`, `update_client`, `delete_client`), the rules of `/admin/clients` with the
+//! app as the client's tenant.
 
 use super::apps::AppView;
 use super::{
@@ -22,6 +23,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use gatehouse_domain::oauth::client::Client;
 use gatehouse_domain::oauth::store::ClientFilter;
 use gatehouse_domain::store::StoreError;
 use gatehouse_domain::tenant::Tenant;
@@ -294,4 +296,147 @@ pub(super) async fn delete(
         &format!("/console/apps/{}/clients", app.id.0),
         "client_deleted",
     ))
+}
+
+/// The "Edit the client" form, filled in from what the client has: the catalog's scopes as
+/// checkboxes, the others as text.
+fn form_of(state: &AppState, app: &Tenant, client: &Client) -> ClientForm {
+    let catalog = state.scopes.snapshot();
+    let (scopes, others): (Vec<String>, Vec<String>) = client
+        .metadata
+        .scope
+        .to_string()
+        .split_whitespace()
+        .map(str::to_owned)
+        .partition(|s| catalog.active(app.id).any(|c| c.name == *s));
+    ClientForm {
+        name: client.metadata.client_name.clone(),
+        redirect_uris: client.metadata.redirect_uris.join("\n"),
+        other_scopes: others.join(" "),
+        public: client.metadata.is_public(),
+        error: None,
+        scopes,
+    }
+}
+
+#[derive(Serialize)]
+struct EditPage {
+    title: String,
+    flash: Option<&'static str>,
+    developer: DeveloperView,
+    csrf_token: String,
+    app: AppView,
+    client_id: String,
+    catalog: Vec<ScopeChoice>,
+    form: ClientForm,
+}
+
+fn render_edit(
+    state: &AppState,
+    developer: &CurrentSession,
+    headers: &HeaderMap,
+    app: &Tenant,
+    client_id: &str,
+    form: ClientForm,
+) -> Result<Response, PageError> {
+    let catalog = state
+        .scopes
+        .snapshot()
+        .active(app.id)
+        .map(|s| ScopeChoice {
+            name: s.name.clone(),
+            display_name: s.display_name.clone(),
+            checked: form.scopes.contains(&s.name),
+        })
+        .collect();
+    let (csrf_token, csrf_cookie) = csrf_pair(state, headers);
+    let context = EditPage {
+        title: format!("Edit the client {}", form.name),
+        flash: flash(state, headers),
+        developer: DeveloperView::new(state, developer),
+        csrf_token,
+        app: AppView::new(app),
+        client_id: client_id.to_owned(),
+        catalog,
+        form,
+    };
+    page(
+        state,
+        "console/client_edit.html",
+        context,
+        csrf_cookie,
+        headers,
+    )
+}
+
+/// The app's client `client_id`, or the page's 404.
+async fn owned_client(
+    state: &AppState,
+    app: &Tenant,
+    client_id: &str,
+) -> Result<Client, PageError> {
+    apps::find_client(state, app.id, client_id)
+        .await?
+        .ok_or_else(|| PageError::not_found("This app has no such client."))
+}
+
+pub(super) async fn edit(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path((id, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let Some(developer) = developer(&state, &headers, &meta).await? else {
+        return Ok(to_login());
+    };
+    let app = owned_app(&state, &developer, &id).await?;
+    let client = owned_client(&state, &app, &client_id).await?;
+    let form = form_of(&state, &app, &client);
+    render_edit(&state, &developer, &headers, &app, &client.client_id, form)
+}
+
+pub(super) async fn update(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Path((id, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let Some(developer) = developer_posting(&state, &headers, &meta, &body).await? else {
+        return Ok(to_login());
+    };
+    let app = owned_app(&state, &developer, &id).await?;
+    let client = owned_client(&state, &app, &client_id).await?;
+    let mut form = read_form(&body);
+    // The type is chosen once, at creation.
+    form.public = client.metadata.is_public();
+    let by = ChangedBy::Developer {
+        id: developer.identity.id,
+        request: &meta,
+    };
+    let refused = match request_of(&form) {
+        Err(reason) => reason,
+        Ok(edit) => match apps::update_client(&state, app.id, client, edit, by).await {
+            Ok(_) => {
+                return Ok(redirect_with(
+                    &state,
+                    &format!("/console/apps/{}/clients", app.id.0),
+                    "client_updated",
+                ));
+            }
+            Err(ClientWriteError::Invalid(e)) => format!("The client is not valid: {e}."),
+            Err(ClientWriteError::UnknownTenant(_)) => {
+                return Err(PageError::not_found("You have no app with this id."));
+            }
+            Err(err @ ClientWriteError::Taken) => err.to_string(),
+            Err(ClientWriteError::Store(StoreError::NotFound)) => {
+                return Err(PageError::not_found("This app has no such client."));
+            }
+            Err(ClientWriteError::Store(e)) => return Err(e.into()),
+        },
+    };
+    form.error = Some(refused);
+    let mut response = render_edit(&state, &developer, &headers, &app, &client_id, form)?;
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    Ok(response)
 }

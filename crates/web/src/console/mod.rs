@@ -55,6 +55,7 @@ const FLASHES: &[(&str, &str)] = &[
     ),
     ("settings_saved", "The settings have been saved."),
     ("provider_deleted", "The provider has been removed."),
+    ("client_updated", "The client has been saved."),
     (
         "client_deleted",
         "The client has been deleted. Its tokens no longer work.",
@@ -98,6 +99,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/apps/{id}/clients",
             get(clients::list).post(clients::create),
+        )
+        .route(
+            "/console/apps/{id}/clients/{client_id}",
+            get(clients::edit).post(clients::update),
         )
         .route(
             "/console/apps/{id}/clients/{client_id}/delete",

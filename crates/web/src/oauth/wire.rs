@@ -48,6 +48,14 @@ pub struct ClientRequest {
     pub other: Map<String, Value>,
 }
 
+impl ClientRequest {
+    /// The request that stores `client` as it is: what `GET /admin/clients/{id}` shows, read
+    /// back as a `PUT` body (Hydra's round trip), without the secret.
+    pub fn of(client: &Client) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(serde_json::to_value(ClientResponse::new(client, None))?)
+    }
+}
+
 fn invalid(field: &'static str, reason: impl Into<String>) -> ClientError {
     ClientError::Invalid {
         field,

@@ -78,6 +78,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/console/client_created.html"),
     ),
     (
+        "console/client_edit.html",
+        include_str!("../../templates/console/client_edit.html"),
+    ),
+    (
         "console/users.html",
         include_str!("../../templates/console/users.html"),
     ),
