@@ -126,6 +126,24 @@ describe('developer console in Chromium', { skip: !existsSync(CHROMIUM) && `no b
     await page.getByRole('link', { name: /^Back to the clients of/ }).click();
     const clients = await page.textContent('body');
     assert.ok(clients.includes(clientId) && !clients.includes(clientSecret), 'listed, secret never again');
+    // Edit it: a new name and a second redirect URI; its secret keeps working.
+    await page.getByRole('link', { name: 'Edit the client Photo Printer' }).click();
+    await page.getByLabel('Client name').fill('Photo Printer Pro');
+    await page.getByLabel('Redirect URIs (one per line)')
+      .fill('https://printer.example/callback\nhttps://printer.example/other');
+    await page.getByRole('button', { name: 'Save the client' }).click();
+    await page.getByText('The client has been saved.').waitFor();
+    assert.ok((await page.textContent('body')).includes('Photo Printer Pro'));
+    const again = await fetch(new URL('/oauth2/token', ISSUER), {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=client_credentials',
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(again.status, 200, await again.text());
 
     // Users: the user the backend signed up, disabled from the console (their login then fails).
     await page.goto(new URL(`${appPage}/users`, ISSUER).href);
@@ -164,7 +182,7 @@ describe('developer console in Chromium', { skip: !existsSync(CHROMIUM) && `no b
     assert.ok(providers.includes(`/api/auth/callback/github/${appId}`), 'the callback URL to register');
     await page.goto(new URL(`${appPage}/audit`, ISSUER).href);
     const audit = await page.textContent('body');
-    for (const type of ['api_key_created', 'client_created', 'identity_updated', 'magic_link_sent']) {
+    for (const type of ['api_key_created', 'client_created', 'client_updated', 'identity_updated', 'magic_link_sent']) {
       assert.ok(audit.includes(type), `${type} in the audit log`);
     }
 
