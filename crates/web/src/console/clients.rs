@@ -62,6 +62,20 @@ struct ClientForm {
     scopes: Vec<String>,
 }
 
+/// The app's scope catalog as the form's checkboxes, `checked` ticked.
+fn catalog(state: &AppState, app: &Tenant, checked: &[String]) -> Vec<ScopeChoice> {
+    state
+        .scopes
+        .snapshot()
+        .active(app.id)
+        .map(|s| ScopeChoice {
+            name: s.name.clone(),
+            display_name: s.display_name.clone(),
+            checked: checked.contains(&s.name),
+        })
+        .collect()
+}
+
 #[derive(Serialize)]
 struct ClientsPage {
     title: String,
@@ -90,16 +104,7 @@ async fn render(
             limit: LISTED,
         })
         .await?;
-    let catalog = state
-        .scopes
-        .snapshot()
-        .active(app.id)
-        .map(|s| ScopeChoice {
-            name: s.name.clone(),
-            display_name: s.display_name.clone(),
-            checked: form.scopes.contains(&s.name),
-        })
-        .collect();
+    let catalog = catalog(state, app, &form.scopes);
     let (csrf_token, csrf_cookie) = csrf_pair(state, headers);
     let context = ClientsPage {
         title: format!("OAuth clients of {}", app.name),
@@ -301,14 +306,14 @@ pub(super) async fn delete(
 /// The "Edit the client" form, filled in from what the client has: the catalog's scopes as
 /// checkboxes, the others as text.
 fn form_of(state: &AppState, app: &Tenant, client: &Client) -> ClientForm {
-    let catalog = state.scopes.snapshot();
+    let snapshot = state.scopes.snapshot();
     let (scopes, others): (Vec<String>, Vec<String>) = client
         .metadata
         .scope
         .to_string()
         .split_whitespace()
         .map(str::to_owned)
-        .partition(|s| catalog.active(app.id).any(|c| c.name == *s));
+        .partition(|s| snapshot.active(app.id).any(|c| c.name == *s));
     ClientForm {
         name: client.metadata.client_name.clone(),
         redirect_uris: client.metadata.redirect_uris.join("\n"),
@@ -339,16 +344,7 @@ fn render_edit(
     client_id: &str,
     form: ClientForm,
 ) -> Result<Response, PageError> {
-    let catalog = state
-        .scopes
-        .snapshot()
-        .active(app.id)
-        .map(|s| ScopeChoice {
-            name: s.name.clone(),
-            display_name: s.display_name.clone(),
-            checked: form.scopes.contains(&s.name),
-        })
-        .collect();
+    let catalog = catalog(state, app, &form.scopes);
     let (csrf_token, csrf_cookie) = csrf_pair(state, headers);
     let context = EditPage {
         title: format!("Edit the client {}", form.name),
