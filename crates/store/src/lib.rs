@@ -57,6 +57,33 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Inside the transaction `$tx`: writes the row of the identity `$owner` first (PostgreSQL locks
+/// it, SQLite takes its write lock, so the count read next cannot go stale before the commit),
+/// then counts what it owns with `$count_sql` (its one parameter is the owner). Returns
+/// `NotFound` from the enclosing function when the identity is gone. For limits per owner that
+/// concurrent requests must not pass.
+macro_rules! count_owned_locked {
+    ($tx:expr, $owner:expr, $count_sql:expr) => {{
+        let owner_exists =
+            sqlx::query("UPDATE identities SET updated_at = updated_at WHERE id = $1")
+                .bind($owner)
+                .execute(&mut *$tx)
+                .await
+                .map_err($crate::store_error)?
+                .rows_affected();
+        if owner_exists == 0 {
+            return Err(gatehouse_domain::store::StoreError::NotFound);
+        }
+        let owned: i64 = sqlx::query_scalar($count_sql)
+            .bind($owner)
+            .fetch_one(&mut *$tx)
+            .await
+            .map_err($crate::store_error)?;
+        owned
+    }};
+}
+pub(crate) use count_owned_locked;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("database URL must start with sqlite:// or postgres:// (got {0:?})")]

@@ -1,6 +1,6 @@
 //! Tenants and their API keys; deleting a tenant deletes everything it owns.
 
-use crate::{Store, Ts, corrupt, store_error, with_pool};
+use crate::{Store, Ts, corrupt, count_owned_locked, store_error, with_pool};
 use async_trait::async_trait;
 use gatehouse_domain::ids::TenantId;
 use gatehouse_domain::oauth::catalog::builtin_scopes;
@@ -116,25 +116,11 @@ impl Store {
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await.map_err(store_error)?;
             if let Some((owner, _, limit)) = owner {
-                // A write to the owner's row first: PostgreSQL locks the row, SQLite takes its
-                // write lock, so the count below cannot go stale before the insert commits.
-                let owner_exists =
-                    sqlx::query("UPDATE identities SET updated_at = updated_at WHERE id = $1")
-                        .bind(owner)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?
-                        .rows_affected();
-                if owner_exists == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                let owned: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM console_app_owners WHERE identity_id = $1",
-                )
-                .bind(owner)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(store_error)?;
+                let owned = count_owned_locked!(
+                    tx,
+                    owner,
+                    "SELECT COUNT(*) FROM console_app_owners WHERE identity_id = $1"
+                );
                 if owned >= i64::from(limit) {
                     return Ok(false);
                 }
