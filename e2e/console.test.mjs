@@ -113,7 +113,8 @@ describe('developer console in Chromium', { skip: !existsSync(CHROMIUM) && `no b
     await page.getByRole('heading', { name: 'OAuth client created' }).waitFor();
     const clientId = (await page.textContent('#client-id')).trim();
     const clientSecret = (await page.textContent('#client-secret')).trim();
-    const token = await fetch(new URL('/oauth2/token', ISSUER), {
+    // The client's own token request (client credentials, HTTP Basic).
+    const clientCredentials = () => fetch(new URL('/oauth2/token', ISSUER), {
       method: 'POST',
       headers: {
         authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
@@ -122,6 +123,7 @@ describe('developer console in Chromium', { skip: !existsSync(CHROMIUM) && `no b
       body: 'grant_type=client_credentials',
       signal: AbortSignal.timeout(10_000),
     });
+    const token = await clientCredentials();
     assert.equal(token.status, 200, await token.text());
     await page.getByRole('link', { name: /^Back to the clients of/ }).click();
     const clients = await page.textContent('body');
@@ -134,15 +136,7 @@ describe('developer console in Chromium', { skip: !existsSync(CHROMIUM) && `no b
     await page.getByRole('button', { name: 'Save the client' }).click();
     await page.getByText('The client has been saved.').waitFor();
     assert.ok((await page.textContent('body')).includes('Photo Printer Pro'));
-    const again = await fetch(new URL('/oauth2/token', ISSUER), {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'grant_type=client_credentials',
-      signal: AbortSignal.timeout(10_000),
-    });
+    const again = await clientCredentials();
     assert.equal(again.status, 200, await again.text());
 
     // Users: the user the backend signed up, disabled from the console (their login then fails).

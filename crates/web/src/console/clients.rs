@@ -203,6 +203,22 @@ fn request_of(form: &ClientForm) -> Result<ClientRequest, String> {
     })
 }
 
+/// Why a client could not be stored, as the form says it; an app or client that is gone is the
+/// page's 404 instead.
+fn refusal(err: ClientWriteError) -> Result<String, PageError> {
+    match err {
+        ClientWriteError::Invalid(e) => Ok(format!("The client is not valid: {e}.")),
+        err @ ClientWriteError::Taken => Ok(err.to_string()),
+        ClientWriteError::UnknownTenant(_) => {
+            Err(PageError::not_found("You have no app with this id."))
+        }
+        ClientWriteError::Store(StoreError::NotFound) => {
+            Err(PageError::not_found("This app has no such client."))
+        }
+        ClientWriteError::Store(e) => Err(e.into()),
+    }
+}
+
 #[derive(Serialize)]
 struct CreatedClient {
     client_id: String,
@@ -260,12 +276,7 @@ pub(super) async fn create(
                     &headers,
                 );
             }
-            Err(ClientWriteError::Invalid(e)) => format!("The client is not valid: {e}."),
-            Err(ClientWriteError::UnknownTenant(_)) => {
-                return Err(PageError::not_found("You have no app with this id."));
-            }
-            Err(err @ ClientWriteError::Taken) => err.to_string(),
-            Err(ClientWriteError::Store(e)) => return Err(e.into()),
+            Err(err) => refusal(err)?,
         },
     };
     form.error = Some(refused);
@@ -420,15 +431,7 @@ pub(super) async fn update(
                     "client_updated",
                 ));
             }
-            Err(ClientWriteError::Invalid(e)) => format!("The client is not valid: {e}."),
-            Err(ClientWriteError::UnknownTenant(_)) => {
-                return Err(PageError::not_found("You have no app with this id."));
-            }
-            Err(err @ ClientWriteError::Taken) => err.to_string(),
-            Err(ClientWriteError::Store(StoreError::NotFound)) => {
-                return Err(PageError::not_found("This app has no such client."));
-            }
-            Err(ClientWriteError::Store(e)) => return Err(e.into()),
+            Err(err) => refusal(err)?,
         },
     };
     form.error = Some(refused);
