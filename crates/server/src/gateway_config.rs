@@ -180,6 +180,26 @@ mod tests {
 "#;
 
     #[test]
+    fn workers_default_to_the_cpus_and_zero_is_refused() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: GatewayArgs,
+        }
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["gateway", "--rules", "rules.yaml"];
+            argv.extend_from_slice(extra);
+            GatewayConfig::load(&Cli::parse_from(argv).args)
+        };
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(parse(&[]).expect("defaults").workers, cpus);
+        assert_eq!(parse(&["--workers", "3"]).expect("three").workers, 3);
+        let err = parse(&["--workers", "0"]).expect_err("refused");
+        assert!(err.to_string().contains("at least 1"), "{err}");
+    }
+
+    #[test]
     fn reads_yaml_and_json_rules() {
         let set = parse_rules(Path::new("rules.yaml"), YAML.as_bytes()).expect("valid YAML");
         assert_eq!(set.rules.len(), 1);
